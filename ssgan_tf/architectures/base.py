@@ -1,0 +1,100 @@
+"""The contract every architecture family implements.
+
+Generator: `G(z, y=None, training)` -> float32 images in [0, 1], NHWC.
+Discriminator: `D(x, y=None, training)` -> dict with
+  `logits` [B] (float32, real/fake), `features` [B, F] (input of the final linear layer),
+  `rotation_logits` [B, 4] (linear head on `features`; spectral-normalized iff D is),
+  `block1`..`blockN` [B, C_i] (each block's output, global-average pooled).
+Heads live in the discriminator, as in compare_gan, so the D optimizer trains them and exports see
+them. Subclasses implement `generate(z, y_onehot, training)` / `trunk(x, training)`.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from ssgan_tf.layers.spectral_norm import Dense
+
+NUM_ROTATIONS = 4
+
+
+def _check_image_shape(image_shape, family: str, multiple: int, min_size: int = 0) -> tuple:
+    shape = tuple(int(d) for d in image_shape)
+    if len(shape) != 3 or shape[0] != shape[1]:
+        raise ValueError(f"{family}: image_shape must be square [H, W, C], got {shape}.")
+    if shape[0] % multiple or shape[0] < max(multiple, min_size):
+        raise ValueError(f"{family}: resolution {shape[0]} is not supported; it must be a "
+                         f"multiple of {multiple} and at least {max(multiple, min_size)}.")
+    return shape
+
+
+class Generator(keras.Model):
+    """Maps z (and optionally a class label) to images in [0, 1]."""
+
+    def __init__(self, image_shape, z_dim: int = 128, num_classes: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.z_dim = int(z_dim)
+        self.num_classes = int(num_classes)
+
+    def generate(self, z, y, training):
+        raise NotImplementedError
+
+    def call(self, z, y=None, training=False):
+        y_onehot = None
+        if self.num_classes:
+            if y is None:
+                raise ValueError("This generator is conditional: pass integer labels y.")
+            y_onehot = tf.one_hot(y, self.num_classes, dtype=self.compute_dtype)
+        z = tf.cast(z, self.compute_dtype)
+        return tf.cast(self.generate(z, y_onehot, training), tf.float32)
+
+
+class Discriminator(keras.Model):
+    """Real/fake logits, final features, per-block features and a rotation head."""
+
+    batch_dependent = False  # True when the output of one image depends on the batch (D BN).
+
+    def __init__(self, image_shape, num_classes: int = 0, spectral_norm: bool = True,
+                 project_y: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.num_classes = int(num_classes)
+        self.spectral_norm = spectral_norm
+        self.project_y = project_y and self.num_classes > 0
+
+    def _make_heads(self, feature_dim: int) -> None:
+        """Creates the real/fake, rotation and (optional) projection heads on `features`."""
+        sn = self.spectral_norm
+        self.feature_dim = int(feature_dim)
+        self.final_fc = Dense(1, spectral_norm=sn, name="final_fc", dtype=self.dtype_policy)
+        self.rotation_head = Dense(NUM_ROTATIONS, spectral_norm=sn, name="rotation_head",
+                                   dtype=self.dtype_policy)
+        self.projection = None
+        if self.project_y:
+            # compare_gan: embedding [num_classes, F], glorot_normal, SN iff D uses SN.
+            self.projection = Dense(self.feature_dim, use_bias=False, spectral_norm=sn,
+                                    kernel_initializer=keras.initializers.GlorotNormal(),
+                                    name="projection", dtype=self.dtype_policy)
+
+    def trunk(self, x, training):
+        """Returns (features [B, F], {"block1": [B, C1], ...})."""
+        raise NotImplementedError
+
+    def call(self, x, y=None, training=False):
+        x = tf.cast(x, self.compute_dtype)
+        features, blocks = self.trunk(x, training)
+        logits = self.final_fc(features, training=training)
+        if self.project_y:
+            if y is None:
+                raise ValueError("This discriminator projects labels: pass integer labels y.")
+            y_onehot = tf.one_hot(y, self.num_classes, dtype=features.dtype)
+            logits += tf.reduce_sum(features * self.projection(y_onehot, training=training),
+                                    axis=1, keepdims=True)
+        out = {"logits": tf.cast(logits[:, 0], tf.float32),
+               "features": tf.cast(features, tf.float32),
+               "rotation_logits": tf.cast(self.rotation_head(features, training=training),
+                                          tf.float32)}
+        out.update({k: tf.cast(v, tf.float32) for k, v in blocks.items()})
+        return out

@@ -1,0 +1,60 @@
+"""Building blocks shared by the ResNet families (compare_gan `resnet_ops`)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from ssgan_tf.layers.normalization import BatchNorm
+from ssgan_tf.layers.spectral_norm import Conv2D
+
+
+def unpool(x: tf.Tensor) -> tf.Tensor:
+    """2x zero-insertion upsampling: each value at the top-left of its 2x2 cell (the reference's
+    `unpool`, not nearest-neighbour)."""
+    b, h, w, c = tf.unstack(tf.shape(x))
+    x = tf.stack([x, tf.zeros_like(x)], axis=3)               # [b, h, w, 2, c]
+    x = tf.reshape(x, tf.stack([b, h, 1, w * 2, c]))
+    x = tf.concat([x, tf.zeros_like(x)], axis=2)              # [b, h, 2, 2w, c]
+    return tf.reshape(x, tf.stack([b, h * 2, w * 2, c]))
+
+
+def avg_pool(x: tf.Tensor) -> tf.Tensor:
+    return tf.nn.avg_pool2d(x, 2, 2, "SAME")
+
+
+class ResNetBlock(keras.layers.Layer):
+    """Pre-activation residual block: (BN) ReLU conv3 (BN) ReLU conv3 + conv3 shortcut.
+
+    `resample` is "up" (unpool before conv1 and the shortcut conv), "down" (avg-pool after conv2
+    and the shortcut conv) or "none". Generator blocks pass a normalization kind; discriminator
+    blocks use none. The shortcut is always a 3x3 convolution with bias, as in the reference.
+    """
+
+    def __init__(self, out_channels: int, resample: str = "none", norm: str = "none",
+                 spectral_norm: bool = False, cross_replica_bn: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.resample = resample
+        self.bn1 = BatchNorm(norm, cross_replica=cross_replica_bn, spectral_norm=spectral_norm,
+                             name="bn1", dtype=self.dtype_policy)
+        self.bn2 = BatchNorm(norm, cross_replica=cross_replica_bn, spectral_norm=spectral_norm,
+                             name="bn2", dtype=self.dtype_policy)
+        self.conv1 = Conv2D(out_channels, 3, spectral_norm=spectral_norm, name="conv1",
+                            dtype=self.dtype_policy)
+        self.conv2 = Conv2D(out_channels, 3, spectral_norm=spectral_norm, name="conv2",
+                            dtype=self.dtype_policy)
+        self.shortcut = Conv2D(out_channels, 3, spectral_norm=spectral_norm, name="shortcut",
+                               dtype=self.dtype_policy)
+
+    def call(self, x, z=None, y=None, training=False):
+        h = tf.nn.relu(self.bn1(x, z=z, y=y, training=training))
+        s = x
+        if self.resample == "up":
+            h, s = unpool(h), unpool(s)
+        h = self.conv1(h, training=training)
+        h = tf.nn.relu(self.bn2(h, z=z, y=y, training=training))
+        h = self.conv2(h, training=training)
+        s = self.shortcut(s, training=training)
+        if self.resample == "down":
+            h, s = avg_pool(h), avg_pool(s)
+        return h + s

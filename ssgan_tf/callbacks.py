@@ -1,0 +1,106 @@
+"""What the training loop does between chunks of steps: logs, TensorBoard, sample grids,
+checkpoints. Each hook is called on the host with the mean metrics of the last chunk."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+
+def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
+    """[N, H, W, C] floats in [0, 1] -> one uint8 [rows*H, cols*W, C] grid (1 px gaps)."""
+    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+    n, h, w, c = images.shape
+    columns = columns or int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / columns))
+    grid = np.ones([rows * (h + 1) - 1, columns * (w + 1) - 1, c], np.float32)
+    for i in range(n):
+        r, col = divmod(i, columns)
+        grid[r * (h + 1):r * (h + 1) + h, col * (w + 1):col * (w + 1) + w] = images[i]
+    return np.round(grid * 255).astype(np.uint8)
+
+
+def save_png(array: np.ndarray, path: str) -> None:
+    """Writes a uint8 [H, W, 1|3] array as PNG, creating the directory."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tf.io.write_file(path, tf.io.encode_png(array))
+
+
+class SampleWriter:
+    """Renders a fixed batch of z (the same every time, so grids are comparable) as PNG grids in
+    `model_dir/samples/step_XXXXXX.png` and as a TensorBoard image."""
+
+    def __init__(self, model, model_dir: str, writer, num_images: int = 64, seed: int = 1234):
+        self.model = model
+        self.directory = os.path.join(model_dir, "samples")
+        self.writer = writer
+        key = tf.constant([seed, 0], tf.int64)
+        self.z = (tf.random.stateless_uniform([num_images, model.z_dim], key, -1.0, 1.0)
+                  if model.z_distribution == "uniform"
+                  else tf.random.stateless_normal([num_images, model.z_dim], key))
+        self.labels = (tf.range(num_images, dtype=tf.int32) % model.num_classes
+                       if model.num_classes else None)
+
+    def __call__(self, step: int) -> str:
+        images = self.model.generator(self.z, self.labels, training=False).numpy()
+        grid = image_grid(images)
+        path = os.path.join(self.directory, f"step_{step:06d}.png")
+        save_png(grid, path)
+        with self.writer.as_default():
+            tf.summary.image("samples", grid[None], step=step)
+        return path
+
+
+class ProgressLogger:
+    """One line per interval: step, losses (GAN and rotation parts), rotation accuracy, img/s."""
+
+    def __init__(self, num_steps: int, images_per_step: int, print_fn=print):
+        self.num_steps = num_steps
+        self.images_per_step = images_per_step
+        self.print_fn = print_fn
+        self.start = self.last_time = time.time()
+        self.last_step = None
+
+    def __call__(self, step: int, logs: dict) -> float:
+        now = time.time()
+        if self.last_step is None:
+            self.last_step, self.last_time = step, now
+            return float("nan")
+        rate = (step - self.last_step) * self.images_per_step / max(now - self.last_time, 1e-9)
+        self.last_step, self.last_time = step, now
+        parts = [f"step {step}/{self.num_steps}",
+                 f"d_loss {logs['d_loss']:.3f} (real {logs['d_loss_real']:.3f} "
+                 f"fake {logs['d_loss_fake']:.3f}"
+                 + (f" rot {logs['d_rotation_loss']:.3f})" if "d_rotation_loss" in logs else ")"),
+                 f"g_loss {logs['g_loss']:.3f} (gan {logs['g_loss_gan']:.3f}"
+                 + (f" rot {logs['g_rotation_loss']:.3f})" if "g_rotation_loss" in logs else ")")]
+        if "d_rotation_accuracy" in logs:
+            parts.append(f"rot_acc real {logs['d_rotation_accuracy']:.2f} "
+                         f"fake {logs['g_rotation_accuracy']:.2f}")
+        eta = (self.num_steps - step) * self.images_per_step / max(rate, 1e-9)
+        parts += [f"{rate:.1f} img/s", f"eta {eta / 60:.1f} min"]
+        self.print_fn(" | ".join(parts))
+        return rate
+
+
+def write_scalars(writer, step: int, logs: dict, prefix: str = "") -> None:
+    """Each metric under `losses/` or `accuracy/` so GAN and rotation parts are separate plots."""
+    with writer.as_default():
+        for key, value in logs.items():
+            group = "accuracy" if "accuracy" in key else ("perf" if "img_per_s" in key
+                                                          else "losses")
+            tf.summary.scalar(f"{prefix}{group}/{key}", value, step=step)
+    writer.flush()
+
+
+def write_json(path: str, payload: dict) -> None:
+    """Atomic JSON write (temp file + rename), so readers never see half a file."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(payload, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)

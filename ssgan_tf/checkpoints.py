@@ -1,0 +1,43 @@
+"""Checkpoints of a GAN: every variable of G and D by its Keras path, plus both optimizers.
+
+`tf.train.Checkpoint(generator=keras_model)` is not enough with Keras 3: layers kept in Python
+lists are not reachable through the TF object graph, so their non-trainable state (batch-norm
+moving statistics, spectral-norm `u`) would silently be dropped. We save an explicit map
+{variable path: variable} instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+
+CHECKPOINT_SUBDIR = "checkpoints"
+
+
+class VariableMap(tf.Module):
+    """A trackable {name: variable} map of a Keras model's weights, keyed by their paths inside
+    the model (without the model's own name, so a renamed model still restores)."""
+
+    def __init__(self, model):
+        super().__init__(name=None)
+        paths = [v.path.split("/", 1)[-1] for v in model.weights]
+        if len(set(paths)) != len(paths):
+            raise ValueError(f"{model.name}: variable paths are not unique; cannot checkpoint.")
+        self.variables_by_path = {p.replace("/", "."): v for p, v in zip(paths, model.weights)}
+
+
+def make_checkpoint(model, with_optimizers: bool = True) -> tf.train.Checkpoint:
+    parts = {"generator": VariableMap(model.generator),
+             "discriminator": VariableMap(model.discriminator)}
+    if with_optimizers:
+        parts.update(g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer)
+    return tf.train.Checkpoint(**parts)
+
+
+def checkpoint_dir(model_dir: str) -> str:
+    return os.path.join(model_dir, CHECKPOINT_SUBDIR)
+
+
+def latest_checkpoint(model_dir: str) -> str | None:
+    return tf.train.latest_checkpoint(checkpoint_dir(model_dir))
