@@ -21,9 +21,8 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
-from ssgan_tf import callbacks, distribute
+from ssgan_tf import callbacks, distribute, restore
 from ssgan_tf.checkpoints import checkpoint_dir, make_checkpoint
-from ssgan_tf.architectures import get_architecture
 from ssgan_tf.data import get_dataset, train_dataset
 from ssgan_tf.gans import GAN
 
@@ -52,17 +51,17 @@ def set_precision(precision: str) -> str:
     return precision
 
 
-def build_model(spec, architecture: str, z_dim: int, conditional: bool, seed: int) -> GAN:
-    """G, D and the GAN for a dataset spec (call inside `strategy.scope()`)."""
-    generator_cls, discriminator_cls = get_architecture(architecture)
+def build_model(spec, architecture: str, z_dim: int, conditional: bool, seed: int,
+                precision: str = "float32") -> tuple[GAN, dict]:
+    """G, D and the GAN for a dataset spec (call inside `strategy.scope()`), and model.json."""
     num_classes = spec.num_classes if conditional else 0
     if conditional and not num_classes:
         raise ValueError(f"train.conditional=True but dataset {spec.name!r} has no labels.")
-    generator = generator_cls(spec.image_shape, z_dim=z_dim, num_classes=num_classes,
-                              name="generator")
-    discriminator = discriminator_cls(spec.image_shape, num_classes=num_classes,
-                                      name="discriminator")
-    return GAN(generator, discriminator, seed=seed)
+    info = restore.model_info(spec, architecture, z_dim, num_classes, precision, "uniform")
+    generator, discriminator = restore.build_networks(info)
+    model = GAN(generator, discriminator, seed=seed)
+    info["z_distribution"] = model.z_distribution
+    return model, info
 
 
 def make_train_loop(model: GAN, strategy: tf.distribute.Strategy):
@@ -104,7 +103,7 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
                          f"replicas ({replicas}).")
     per_replica = batch_size // replicas
     with strategy_obj.scope():
-        model = build_model(spec, architecture, z_dim, conditional, seed)
+        model, info = build_model(spec, architecture, z_dim, conditional, seed, precision)
         model.rotation.images_per_replica(batch_size, replicas)  # fail before any work
         model.build_all()
     print_fn(f"ssgan_tf: {architecture} on {spec.name} {spec.image_shape}, {replicas} "
@@ -122,6 +121,7 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
         print_fn(f"Resumed from {manager.latest_checkpoint} at step {model.current_step()}.")
     with open(os.path.join(model_dir, "config.gin"), "w") as f:
         f.write(gin.config_str())
+    restore.write_model_info(model_dir, info)
 
     images_per_step = batch_size * model.disc_iters
     start_step = model.current_step()
