@@ -47,7 +47,7 @@ class SampleWriter:
                        if model.num_classes else None)
 
     def __call__(self, step: int) -> str:
-        images = self.model.generator(self.z, self.labels, training=False).numpy()
+        images = self.model.inference_generator()(self.z, self.labels, training=False).numpy()
         grid = image_grid(images)
         path = os.path.join(self.directory, f"step_{step:06d}.png")
         save_png(grid, path)

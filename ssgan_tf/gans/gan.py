@@ -77,6 +77,10 @@ class GAN(keras.Model):
         """Generator updates done (the reference's `global_step`); checkpointed with G's Adam."""
         return self.g_optimizer.iterations
 
+    def inference_generator(self):
+        """The generator used for samples, evaluation and export (the EMA copy when enabled)."""
+        return self.generator
+
     def current_step(self) -> int:
         """The step as a Python int (works for mirrored variables too)."""
         return int(tf.convert_to_tensor(self.step.value).numpy())
