@@ -127,9 +127,8 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
     start_step = model.current_step()
 
     def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-        replicas_per_pipeline = ctx.num_replicas_in_sync // ctx.num_input_pipelines
-        return train_dataset(spec, per_replica * model.disc_iters, seed=seed, input_context=ctx,
-                             start_batch=start_step * replicas_per_pipeline)
+        return train_dataset(spec, batch_size, model.disc_iters, seed=seed, input_context=ctx,
+                             start_step=start_step)
 
     dist_ds = strategy_obj.distribute_datasets_from_function(dataset_fn)
     iterator = iter(dist_ds)

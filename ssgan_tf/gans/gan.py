@@ -10,8 +10,9 @@ Batch layout per replica: `data["images"]` holds `disc_iters` consecutive batche
 step i uses the i-th with fresh z. As on compare_gan's GPU path, the G update reuses the z (and the
 generator forward pass) of the last D step instead of generating twice; D is re-run on the fakes
 with its updated weights. z ~ U[-1, 1] (or N(0, 1)) is drawn with a stateless RNG keyed by
-(seed, G step, D sub-step, replica), so each replica draws different z and a resumed run draws the
-same z as an uninterrupted one; `data["z"]` overrides it (tests).
+(seed, G step, D sub-step): each replica takes its own rows of the global draw, so replicas draw
+different z, the stream does not depend on the topology, and a resumed run draws the same z as an
+uninterrupted one; `data["z"]` overrides it (tests).
 """
 
 from __future__ import annotations
@@ -103,22 +104,32 @@ class GAN(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
 
-    def sample_z(self, n, substep=0, step=None) -> tf.Tensor:
-        """Stateless z for (seed, step, D sub-step, replica): distinct per replica and step."""
+    def _replica_rows(self, draw, n, substep, step, salt):
+        """Rows of a *global* draw for this replica: replica r gets rows [r*n, (r+1)*n) of the
+        (seed, step, substep)-keyed global batch, so z does not depend on the topology (one
+        process with 1 replica and 2 workers with 1 replica each draw the same z)."""
         step = self.step if step is None else step
-        key = tf.stack([tf.constant(self.seed, tf.int64),
-                        tf.cast(step, tf.int64) * 1024 + substep * 64 + _replica_id()])
+        key = tf.stack([tf.constant(self.seed + salt, tf.int64),
+                        tf.cast(step, tf.int64) * 64 + substep])
+        replicas = _num_replicas()
+        rows = draw(n * replicas, key)
+        return rows[_replica_id() * n:(_replica_id() + 1) * n] if replicas > 1 else rows
+
+    def sample_z(self, n, substep=0, step=None) -> tf.Tensor:
+        """Stateless z keyed by (seed, step, D sub-step); each replica takes its own rows."""
         if self.z_distribution == "uniform":
-            return tf.random.stateless_uniform([n, self.z_dim], key, -1.0, 1.0)
-        return tf.random.stateless_normal([n, self.z_dim], key)
+            draw = lambda m, key: tf.random.stateless_uniform([m, self.z_dim], key, -1.0, 1.0)
+        else:
+            draw = lambda m, key: tf.random.stateless_normal([m, self.z_dim], key)
+        return self._replica_rows(draw, n, substep, step, salt=0)
 
     def sample_labels(self, n, substep=0, step=None):
+        """Uniform fake labels (conditional models), keyed like z."""
         if not self.num_classes:
             return None
-        step = self.step if step is None else step
-        key = tf.stack([tf.constant(self.seed + 7919, tf.int64),
-                        tf.cast(step, tf.int64) * 1024 + substep * 64 + _replica_id()])
-        return tf.random.stateless_uniform([n], key, 0, self.num_classes, dtype=tf.int32)
+        draw = lambda m, key: tf.random.stateless_uniform([m], key, 0, self.num_classes,
+                                                          dtype=tf.int32)
+        return self._replica_rows(draw, n, substep, step, salt=7919)
 
     # ------------------------------------------------------------------------------ the step
     def _average(self, per_example, per_replica_count: int):
