@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
-from ssgan_tf import callbacks, distribute, restore
+from ssgan_tf import callbacks, distribute, faults, restore
 from ssgan_tf.checkpoints import checkpoint_dir, make_checkpoint
 from ssgan_tf.data import get_dataset, train_dataset
 from ssgan_tf.gans import GAN
@@ -81,6 +81,9 @@ def make_train_loop(model: GAN, strategy: tf.distribute.Strategy):
     return run_steps
 
 
+NAN_POLICIES = ("stop", "restore")
+
+
 @gin.configurable(denylist=["model_dir"])
 def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits",
           data_dir: str | None = None, resolution: int | None = None,
@@ -88,14 +91,26 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
           conditional: bool = False, strategy: str = "default", tpu: str | None = None,
           precision: str = "float32", steps_per_loop: int = 25, log_every: int = 100,
           sample_every: int = 500, save_every: int = 500, keep_checkpoints: int = 3,
-          seed: int = 0, print_fn=print) -> dict:
+          seed: int = 0, deterministic: bool = False, nan_policy: str = "stop",
+          max_nan_restores: int = 3, print_fn=print) -> dict:
     """Trains (or resumes) a GAN in `model_dir`; returns the final summary dict.
 
     `batch_size` is global (all replicas) and counts the real images of one D step.
+    `deterministic` turns on TF op determinism (bit-reproducible CPU runs for a seed).
+    `nan_policy`: on a non-finite loss, `stop` (exit, the last good checkpoint untouched) or
+    `restore` (reload the last good checkpoint, draw other z, go on; give up after
+    `max_nan_restores` consecutive failures). No checkpoint is written while any weight is
+    non-finite.
     """
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"train.nan_policy={nan_policy!r}; expected one of {NAN_POLICIES}.")
     precision = set_precision(precision)
     keras.utils.set_random_seed(seed)  # python, numpy, TF and Keras initializers
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
     spec = get_dataset(dataset, data_dir=data_dir, resolution=resolution)
+    if spec.size is not None and not spec.size.get("train"):
+        raise ValueError(f"Dataset {spec.name!r} has no training examples.")
     strategy_obj = distribute.make_strategy(strategy, tpu=tpu)
     replicas = strategy_obj.num_replicas_in_sync
     if batch_size % replicas:
@@ -106,74 +121,109 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
         model, info = build_model(spec, architecture, z_dim, conditional, seed, precision)
         model.rotation.images_per_replica(batch_size, replicas)  # fail before any work
         model.build_all()
+    faults.check_model_dir(model_dir, info)  # before anything is written
+    chief = distribute.is_chief(strategy_obj)
     print_fn(f"ssgan_tf: {architecture} on {spec.name} {spec.image_shape}, {replicas} "
-             f"replica(s), global batch {batch_size} ({per_replica} per replica), "
-             f"disc_iters {model.disc_iters}, rotation {model.rotation.mode}, {precision}, "
-             f"G {model.generator.count_params():,} / D {model.discriminator.count_params():,} "
-             "params")
+             f"replica(s) on {distribute.num_workers(strategy_obj)} worker(s), global batch "
+             f"{batch_size} ({per_replica} per replica), disc_iters {model.disc_iters}, "
+             f"rotation {model.rotation.mode}, {precision}, G {model.generator.count_params():,}"
+             f" / D {model.discriminator.count_params():,} params")
 
-    os.makedirs(model_dir, exist_ok=True)
+    # Every worker saves (saving may need collectives); only the chief's copy is kept.
+    write_dir = model_dir if chief else distribute.worker_scratch_dir(model_dir, strategy_obj)
+    os.makedirs(write_dir, exist_ok=True)
     checkpoint = make_checkpoint(model)
-    manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir(model_dir),
+    manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir(write_dir),
                                          max_to_keep=keep_checkpoints)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        print_fn(f"Resumed from {manager.latest_checkpoint} at step {model.current_step()}.")
-    with open(os.path.join(model_dir, "config.gin"), "w") as f:
-        f.write(gin.config_str())
-    restore.write_model_info(model_dir, info)
+    read_manager = (manager if chief else tf.train.CheckpointManager(
+        checkpoint, checkpoint_dir(model_dir), max_to_keep=keep_checkpoints))
+    restored = faults.restore_with_fallback(checkpoint, read_manager, print_fn)
+    if restored:
+        print_fn(f"Resumed from {restored} at step {model.current_step()}.")
+    if chief:
+        config_name = "config.gin" if not restored else f"config_resume_{model.current_step()}.gin"
+        with open(os.path.join(model_dir, config_name), "w") as f:
+            f.write(gin.config_str())
+        restore.write_model_info(model_dir, info)
 
     images_per_step = batch_size * model.disc_iters
-    start_step = model.current_step()
-
-    def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
-        return train_dataset(spec, batch_size, model.disc_iters, seed=seed, input_context=ctx,
-                             start_step=start_step)
-
-    dist_ds = strategy_obj.distribute_datasets_from_function(dataset_fn)
-    iterator = iter(dist_ds)
     run_steps = make_train_loop(model, strategy_obj)
-    writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"))
+
+    def make_iterator(first_step: int):
+        def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+            return train_dataset(spec, batch_size, model.disc_iters, seed=seed,
+                                 input_context=ctx, start_step=first_step)
+        return iter(strategy_obj.distribute_datasets_from_function(dataset_fn))
+
+    start_step = step = model.current_step()
+    iterator = make_iterator(start_step)
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, "train") if chief else "")
     sampler = callbacks.SampleWriter(model, model_dir, writer)
     progress = callbacks.ProgressLogger(num_steps, images_per_step, print_fn)
-
-    step = start_step
     start_time = time.time()
     logs: dict = {}
-    if step == 0:
+    nan_restores = 0
+    if step == 0 and chief:
         sampler(0)
     progress(step, logs)
-    while step < num_steps:
-        boundaries = [num_steps] + [(step // every + 1) * every
-                                    for every in (log_every, sample_every, save_every)]
-        n = min(min(boundaries) - step, steps_per_loop)
-        logs = {k: float(v) for k, v in run_steps(iterator, tf.constant(n, tf.int64)).items()}
-        step = model.current_step()
-        if not all(np.isfinite(v) for v in logs.values()):
-            raise FloatingPointError(
-                f"Non-finite loss at step {step}: {logs}. The last good checkpoint "
-                f"({manager.latest_checkpoint}) is untouched; lower the learning rate or check "
-                "the data.")
-        callbacks.write_scalars(writer, step, logs)
-        if step == n + start_step:
-            with open(os.path.join(model_dir, "operative_config.gin"), "w") as f:
-                f.write(gin.operative_config_str())
-        if step % log_every == 0 or step == num_steps:
-            rate = progress(step, logs)
-            if np.isfinite(rate):
-                callbacks.write_scalars(writer, step, {"img_per_s": rate})
-        if step % sample_every == 0 or step == num_steps:
-            sampler(step)
-        if step % save_every == 0 or step == num_steps:
-            manager.save(checkpoint_number=step)
+    with faults.StopSignals() as stop:
+        while step < num_steps and stop.received is None:
+            boundaries = [num_steps] + [(step // every + 1) * every
+                                        for every in (log_every, sample_every, save_every)]
+            n = min(min(boundaries) - step, steps_per_loop)
+            logs = {k: float(v) for k, v in run_steps(iterator, tf.constant(n, tf.int64)).items()}
+            step = model.current_step()
+            if not all(np.isfinite(v) for v in logs.values()):
+                nan_restores += 1
+                last_good = read_manager.latest_checkpoint or manager.latest_checkpoint
+                detail = ", ".join(f"{k}={v:.4g}" for k, v in logs.items())
+                if nan_policy == "stop" or nan_restores > max_nan_restores or not last_good:
+                    raise FloatingPointError(
+                        f"Non-finite loss by step {step} ({detail}). The last good checkpoint "
+                        f"({last_good}) is untouched; lower the learning rate, check the data, "
+                        "or set train.nan_policy='restore'.")
+                checkpoint.restore(last_good).assert_existing_objects_matched()
+                step = model.current_step()
+                print_fn(f"WARNING: non-finite loss ({detail}); restored {last_good} (step "
+                         f"{step}), retry {nan_restores}/{max_nan_restores} with other z.")
+                model.seed += 1_000_003  # other z for the retried steps
+                run_steps = make_train_loop(model, strategy_obj)
+                iterator = make_iterator(step)
+                continue
+            nan_restores = 0
+            if chief:
+                callbacks.write_scalars(writer, step, logs)
+                if step == n + start_step:
+                    with open(os.path.join(model_dir, "operative_config.gin"), "w") as f:
+                        f.write(gin.operative_config_str())
+            if step % log_every == 0 or step == num_steps:
+                rate = progress(step, logs)
+                if chief and np.isfinite(rate):
+                    callbacks.write_scalars(writer, step, {"img_per_s": rate})
+            if chief and (step % sample_every == 0 or step == num_steps):
+                sampler(step)
+            if step % save_every == 0 or step == num_steps or stop.received is not None:
+                if not faults.all_finite(model.generator.weights + model.discriminator.weights):
+                    raise FloatingPointError(
+                        f"Weights became non-finite by step {step}; not saving. The last good "
+                        f"checkpoint ({manager.latest_checkpoint}) is untouched.")
+                faults.save_checkpoint(manager, checkpoint, step)
 
     elapsed = time.time() - start_time
     summary = {"step": step, "num_steps": num_steps, "steps_this_run": step - start_step,
                "wall_time_s": round(elapsed, 2),
                "img_per_s": round((step - start_step) * images_per_step / max(elapsed, 1e-9), 2),
                "precision": precision, "replicas": replicas, "global_batch_size": batch_size,
+               "stopped_by_signal": stop.received or 0,
                **{k: round(v, 5) for k, v in logs.items()}}
+    if not chief:
+        distribute.remove_worker_scratch_dir(write_dir)
+        return summary
     callbacks.write_json(os.path.join(model_dir, "summary.json"), summary)
+    if stop.received is not None:
+        print_fn(f"stopped by signal {stop.received} at step {step}; checkpoint saved in "
+                 f"{manager.directory}. Re-run the same command to resume.")
+        return summary
     last_png = os.path.join(model_dir, "samples", f"step_{step:06d}.png")
     print_fn(f"done: step {step} in {elapsed / 60:.1f} min ({summary['img_per_s']} img/s)"
              + (f", d_loss {logs['d_loss']:.3f}, g_loss {logs['g_loss']:.3f}" if logs else "")
@@ -187,7 +237,7 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
 flags.DEFINE_multi_string("gin_file", [], "Gin config file(s), applied in order.")
 flags.DEFINE_multi_string("gin_param", [], "Gin bindings, e.g. 'train.num_steps=20'.")
 flags.DEFINE_string("model_dir", None, "Directory for checkpoints, samples and logs.")
-flags.DEFINE_integer("seed", None, "Overrides train.seed.")
+flags.DEFINE_integer("seed", None, "Overrides train.seed and turns on op determinism.")
 FLAGS = flags.FLAGS
 
 
@@ -211,12 +261,14 @@ def main(argv) -> None:
     try:
         params = list(FLAGS.gin_param)
         if FLAGS.seed is not None:
-            params.append(f"train.seed = {FLAGS.seed}")
+            params += [f"train.seed = {FLAGS.seed}", "train.deterministic = True"]
         parse_config(FLAGS.gin_file, params)
-        train(FLAGS.model_dir)
+        summary = train(FLAGS.model_dir)
     except (ValueError, FileNotFoundError, FloatingPointError, TypeError) as e:
         logging.debug("training failed", exc_info=True)
         sys.exit(f"error: {e}")
+    if summary.get("stopped_by_signal"):
+        sys.exit(128 + summary["stopped_by_signal"])
 
 
 if __name__ == "__main__":

@@ -121,6 +121,8 @@ def load_npz_arrays(path: str) -> dict:
         raise ValueError(f"{path!r} has keys {sorted(data.keys())}; expected `x_train` "
                          "(+ `y_train`, optional `x_test`/`y_test`) or `images` (+ `labels`).")
     for split, (x, _) in parts.items():
+        if not len(x):
+            raise ValueError(f"{path!r}: the {split} split has no training examples.")
         if x.dtype != np.uint8 or x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in
                                                             (1, 3)):
             raise ValueError(f"{path!r}: {split} images must be uint8 [N, H, W] or "

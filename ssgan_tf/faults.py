@@ -1,0 +1,99 @@
+"""What the training loop does when something goes wrong, so that a failed run never loses the
+last good checkpoint:
+
+- `check_model_dir`: refuse to resume a model_dir that holds a different model.
+- `restore_with_fallback`: restore the newest readable checkpoint, warning about broken ones.
+- `all_finite`: no checkpoint is written while any variable is NaN/Inf.
+- `StopSignals`: SIGTERM/SIGINT ask the loop to save and exit after the current chunk of steps.
+- `SSGAN_TF_FAULT=kill_during_save:STEP` (tests only): SIGKILL after writing checkpoint STEP's
+  data but before committing it, as a crash in the middle of a save would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import tensorflow as tf
+
+from ssgan_tf.restore import MODEL_INFO, read_model_info
+
+IDENTITY_KEYS = ("architecture", "image_shape", "num_classes", "z_dim")
+
+
+def check_model_dir(model_dir: str, info: dict) -> None:
+    """Raises if model_dir already holds a model that differs in what the networks are."""
+    if not os.path.isfile(os.path.join(model_dir, MODEL_INFO)):
+        return
+    existing = read_model_info(model_dir)
+    diffs = {k: (existing.get(k), info.get(k)) for k in IDENTITY_KEYS
+             if existing.get(k) != info.get(k)}
+    if diffs:
+        detail = ", ".join(f"{k}: {a!r} there vs {b!r} now" for k, (a, b) in diffs.items())
+        raise ValueError(f"--model_dir={model_dir} holds a different model ({detail}). Use a new "
+                         "--model_dir, or the bindings that trained it to resume. Nothing was "
+                         "written.")
+
+
+def restore_with_fallback(checkpoint: tf.train.Checkpoint, manager: tf.train.CheckpointManager,
+                          print_fn=print) -> str | None:
+    """Restores the newest checkpoint that reads back whole; returns its path (None: none)."""
+    candidates = list(reversed(manager.checkpoints))
+    for i, path in enumerate(candidates):
+        try:
+            checkpoint.restore(path).assert_existing_objects_matched()
+        except Exception as e:  # noqa: BLE001 - a broken file raises OpError, IndexError, ...
+            reason = str(e).strip().splitlines()[0][:200]
+            print_fn(f"WARNING: checkpoint {path} is unreadable ({type(e).__name__}: {reason}); "
+                     + ("falling back to the previous one." if i + 1 < len(candidates)
+                        else "no older checkpoint is left."))
+            continue
+        return path
+    if candidates:
+        raise ValueError(f"No readable checkpoint in {manager.directory} (tried "
+                         f"{len(candidates)}). Move the directory aside to start over.")
+    return None
+
+
+def all_finite(variables) -> bool:
+    """True when every (float) variable holds only finite values."""
+    checks = [tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(v.value)))
+              for v in variables if tf.as_dtype(v.dtype).is_floating]
+    return bool(tf.reduce_all(tf.stack(checks)).numpy()) if checks else True
+
+
+class StopSignals:
+    """Context manager: SIGTERM / SIGINT set `.received` (the signal number) instead of killing
+    the process; the loop checks it between chunks, saves and exits."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.received = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        del frame
+        self.received = signum
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def save_checkpoint(manager: tf.train.CheckpointManager, checkpoint: tf.train.Checkpoint,
+                    step: int) -> str:
+    """`manager.save`: data files first, then the atomic `checkpoint` state file, so a crash
+    mid-save leaves the previous checkpoint as the latest."""
+    if os.environ.get("SSGAN_TF_FAULT") == f"kill_during_save:{step}":
+        checkpoint.write(os.path.join(manager.directory, f"ckpt-{step}"))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return manager.save(checkpoint_number=step)
