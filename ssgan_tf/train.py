@@ -84,6 +84,13 @@ def make_train_loop(model: GAN, strategy: tf.distribute.Strategy):
 NAN_POLICIES = ("stop", "restore")
 
 
+def weights_fingerprint(model: GAN) -> float:
+    """Sum of |w| over G and D (float64): equal on every worker of a synchronous run."""
+    return float(sum(np.abs(v.numpy().astype(np.float64)).sum()
+                     for v in model.generator.weights + model.discriminator.weights
+                     if tf.as_dtype(v.dtype).is_floating))
+
+
 @gin.configurable(denylist=["model_dir"])
 def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits",
           data_dir: str | None = None, resolution: int | None = None,
@@ -215,9 +222,12 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
                "img_per_s": round((step - start_step) * images_per_step / max(elapsed, 1e-9), 2),
                "precision": precision, "replicas": replicas, "global_batch_size": batch_size,
                "stopped_by_signal": stop.received or 0,
+               "weights_fingerprint": weights_fingerprint(model),
                **{k: round(v, 5) for k, v in logs.items()}}
     if not chief:
         distribute.remove_worker_scratch_dir(write_dir)
+        print_fn(f"worker done: step {step}, weights fingerprint "
+                 f"{summary['weights_fingerprint']!r}")
         return summary
     callbacks.write_json(os.path.join(model_dir, "summary.json"), summary)
     if stop.received is not None:
