@@ -64,16 +64,19 @@ def build_model(spec, architecture: str, z_dim: int, conditional: bool, seed: in
     return model, info
 
 
-def make_train_loop(model: GAN, strategy: tf.distribute.Strategy):
+def make_train_loop(model: GAN, strategy: tf.distribute.Strategy, jit_compile: bool = False):
     """A tf.function running `n` train steps per host call (tf.range loop, simclr-tf2 style);
-    returns the mean of each metric over those steps."""
+    returns the mean of each metric over those steps. `jit_compile` compiles the step with XLA
+    (measured, not assumed: it was slower on CPU in a first probe)."""
     keys = model.log_keys()
+    step_fn = (tf.function(model.train_step, jit_compile=True) if jit_compile
+               else model.train_step)
 
     @tf.function
     def run_steps(iterator, n):
         sums = {k: tf.constant(0.0) for k in keys}
         for _ in tf.range(n):
-            per_replica = strategy.run(model.train_step, args=(next(iterator),))
+            per_replica = strategy.run(step_fn, args=(next(iterator),))
             sums = {k: sums[k] + strategy.reduce("SUM", per_replica[k], axis=None)
                     for k in keys}
         return {k: v / tf.cast(n, tf.float32) for k, v in sums.items()}
@@ -244,11 +247,15 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
 
 
 # ------------------------------------------------------------------------------------- CLI
-flags.DEFINE_multi_string("gin_file", [], "Gin config file(s), applied in order.")
-flags.DEFINE_multi_string("gin_param", [], "Gin bindings, e.g. 'train.num_steps=20'.")
-flags.DEFINE_string("model_dir", None, "Directory for checkpoints, samples and logs.")
-flags.DEFINE_integer("seed", None, "Overrides train.seed and turns on op determinism.")
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """CLI flags, defined only when run as a program (so other modules can import train)."""
+    flags.DEFINE_multi_string("gin_file", [], "Gin config file(s), applied in order.")
+    flags.DEFINE_multi_string("gin_param", [], "Gin bindings, e.g. 'train.num_steps=20'.")
+    flags.DEFINE_string("model_dir", None, "Directory for checkpoints, samples and logs.")
+    flags.DEFINE_integer("seed", None, "Overrides train.seed and turns on op determinism.")
 
 
 def resolve_gin_file(path: str) -> str:
@@ -282,4 +289,5 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

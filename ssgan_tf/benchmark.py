@@ -1,0 +1,209 @@
+"""Throughput benchmark.
+
+    python -m ssgan_tf.benchmark --gin_file=F --precision=float32|mixed_bfloat16 --steps=N
+        --output=bench.json [--gin_param=...] [--mirrored_devices=2]
+
+Times steady-state training steps (warm-up excluded, median of N single-step calls of the same
+compiled loop the trainer uses), counts the FLOPs of one step from the traced graph (TensorFlow's
+graph profiler: every Conv2D, its two backprops and every MatMul of the D and G updates, spectral
+norm included), and measures the machine's peak for the same precision with its own matmul and
+convolution micro-benchmarks, hence `peak_fraction`. Also measures the input pipeline alone and
+generator sampling. Prints one human line and writes a flat JSON dict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from absl import app, flags
+
+flags.DEFINE_multi_string("gin_file", [], "Gin config(s) of the model to benchmark.")
+flags.DEFINE_multi_string("gin_param", [], "Extra gin bindings.")
+flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
+                  "Keras dtype policy.")
+flags.DEFINE_integer("steps", 10, "Timed steps (after warm-up).")
+flags.DEFINE_integer("warmup", 2, "Untimed steps after compilation.")
+flags.DEFINE_integer("batch_size", None, "Overrides train.batch_size.")
+flags.DEFINE_integer("mirrored_devices", 0,
+                     "If > 1: also time MirroredStrategy on this many logical CPU devices.")
+flags.DEFINE_bool("jit_compile", False, "Compile the step with XLA.")
+flags.DEFINE_string("output", None, "JSON output path.")
+FLAGS = flags.FLAGS
+
+
+def _median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
+
+
+def measure_peak_gflops(precision: str, seconds: float = 2.0) -> dict:
+    """Best of a large matmul and a ResNet-like 3x3 convolution, in the compute dtype."""
+    import tensorflow as tf
+
+    dtype = {"float32": tf.float32, "mixed_bfloat16": tf.bfloat16,
+             "mixed_float16": tf.float16}[precision]
+    results = {}
+    a = tf.cast(tf.random.normal([2048, 2048]), dtype)
+    x = tf.cast(tf.random.normal([64, 32, 32, 128]), dtype)
+    k = tf.cast(tf.random.normal([3, 3, 128, 128]), dtype)
+    cases = {"matmul": (tf.function(lambda: tf.matmul(a, a)), 2 * 2048 ** 3),
+             "conv": (tf.function(lambda: tf.nn.conv2d(x, k, 1, "SAME")),
+                      2 * 64 * 32 * 32 * 3 * 3 * 128 * 128)}
+    for name, (fn, flops) in cases.items():
+        fn().numpy()
+        runs, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            fn().numpy()
+            runs += 1
+        results[name] = flops * runs / (time.perf_counter() - start) / 1e9
+    return results
+
+
+def count_step_flops(model, batch) -> float:
+    """FLOPs of one train step, from the traced graph (forward + backward of both updates)."""
+    import tensorflow as tf
+    from tensorflow.python.profiler import model_analyzer, option_builder
+
+    spec = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), batch)
+    graph = tf.function(model.train_step).get_concrete_function(spec).graph
+    options = option_builder.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return float(model_analyzer.profile(graph, options=options).total_float_ops)
+
+
+def time_steps(run_steps, iterator, steps: int, warmup: int) -> list[float]:
+    import tensorflow as tf
+
+    one = tf.constant(1, tf.int64)
+    for _ in range(warmup + 1):  # the first call compiles
+        run_steps(iterator, one)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        logs = run_steps(iterator, one)
+        float(logs["g_loss"])  # wait for the step
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def benchmark(precision: str, steps: int, warmup: int, jit_compile: bool = False,
+              strategy_name: str = "default") -> dict:
+    """Builds the gin-configured model and returns the measurements as a flat dict."""
+    import gin
+    import keras
+    import tensorflow as tf
+
+    from ssgan_tf import distribute
+    from ssgan_tf.data import get_dataset, train_dataset
+    from ssgan_tf.train import build_model, make_train_loop, set_precision
+
+    set_precision(precision)
+    keras.utils.set_random_seed(0)
+    dataset = gin.query_parameter("train.dataset") if _bound("train.dataset") else "digits"
+    batch_size = gin.query_parameter("train.batch_size") if _bound("train.batch_size") else 64
+    architecture = (gin.query_parameter("train.architecture") if _bound("train.architecture")
+                    else "sndcgan")
+    resolution = gin.query_parameter("train.resolution") if _bound("train.resolution") else None
+    try:
+        spec = get_dataset(dataset, resolution=resolution)
+        spec("train")
+    except (ValueError, FileNotFoundError):  # tfds data absent: same shapes, synthetic pixels
+        shape = get_dataset("synthetic").image_shape
+        spec = get_dataset("synthetic", resolution=resolution or shape[0])
+        dataset = f"synthetic (stand-in for {dataset})"
+    strategy = distribute.make_strategy(strategy_name)
+    with strategy.scope():
+        model, _ = build_model(spec, architecture, 128, False, 0, precision)
+        model.rotation.images_per_replica(batch_size, strategy.num_replicas_in_sync)
+        model.build_all()
+    images_per_step = batch_size * model.disc_iters
+
+    def dataset_fn(ctx):
+        return train_dataset(spec, batch_size, model.disc_iters, input_context=ctx)
+
+    iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+    run_steps = make_train_loop(model, strategy, jit_compile=jit_compile)
+    step_s = _median(time_steps(run_steps, iterator, steps, warmup))
+    result = {"architecture": architecture, "dataset": dataset, "precision": precision,
+              "strategy": strategy_name, "replicas": strategy.num_replicas_in_sync,
+              "batch_size": batch_size, "disc_iters": model.disc_iters,
+              "rotation": model.rotation.mode, "jit_compile": jit_compile,
+              "step_s": step_s, "img_per_s": images_per_step / step_s}
+    if strategy_name == "default":
+        local = next(iter(train_dataset(spec, batch_size, model.disc_iters)))
+        flops = count_step_flops(model, local)
+        result.update(gflops_per_step=flops / 1e9, achieved_gflops=flops / 1e9 / step_s)
+        # Input pipeline alone.
+        ds_iter = iter(train_dataset(spec, batch_size, model.disc_iters))
+        next(ds_iter)
+        start, n = time.perf_counter(), 50
+        for _ in range(n):
+            next(ds_iter)
+        result["pipeline_img_per_s"] = n * images_per_step / (time.perf_counter() - start)
+        # Generator sampling (inference), batch 64.
+        sample = tf.function(lambda z: model.generator(z, training=False))
+        z = tf.random.uniform([64, model.z_dim], -1, 1)
+        sample(z).numpy()
+        start, n = time.perf_counter(), 5
+        for _ in range(n):
+            sample(z).numpy()
+        result["sample_img_per_s"] = n * 64 / (time.perf_counter() - start)
+    return result
+
+
+def _bound(name: str) -> bool:
+    import gin
+
+    try:
+        gin.query_parameter(name)
+        return True
+    except ValueError:
+        return False
+
+
+def main(argv) -> None:
+    del argv
+    if FLAGS.mirrored_devices > 1:
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.mirrored_devices)
+    from ssgan_tf.train import parse_config
+
+    try:
+        params = list(FLAGS.gin_param)
+        if FLAGS.batch_size:
+            params.append(f"train.batch_size = {FLAGS.batch_size}")
+        parse_config(FLAGS.gin_file, params)
+        result = benchmark(FLAGS.precision, FLAGS.steps, FLAGS.warmup, FLAGS.jit_compile)
+        peaks = measure_peak_gflops(FLAGS.precision)
+        result.update({f"peak_{k}_gflops": v for k, v in peaks.items()})
+        result["peak_gflops"] = max(peaks.values())
+        result["peak_fraction"] = result["achieved_gflops"] / result["peak_gflops"]
+        if FLAGS.mirrored_devices > 1:
+            mirrored = benchmark(FLAGS.precision, FLAGS.steps, FLAGS.warmup, FLAGS.jit_compile,
+                                 strategy_name="mirrored")
+            result["mirrored_img_per_s"] = mirrored["img_per_s"]
+            result["mirrored_replicas"] = mirrored["replicas"]
+            result["mirrored_speedup"] = mirrored["img_per_s"] / result["img_per_s"]
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
+    print(f"{result['architecture']} {result['precision']} batch {result['batch_size']}: "
+          f"{result['img_per_s']:.1f} img/s, {result['step_s']:.3f} s/step, "
+          f"{result['achieved_gflops']:.0f} GFLOP/s = {100 * result['peak_fraction']:.0f}% of "
+          f"measured peak {result['peak_gflops']:.0f}; pipeline "
+          f"{result['pipeline_img_per_s']:.0f} img/s; sampling {result['sample_img_per_s']:.0f} "
+          "img/s")
+    if FLAGS.output:
+        os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+        with open(FLAGS.output, "w") as f:
+            json.dump(result, f, indent=2, sort_keys=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
