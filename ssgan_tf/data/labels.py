@@ -1,0 +1,73 @@
+"""Partial and pseudo labels for S3GAN / S2GAN (Lucic et al., ICML 2019).
+
+- `labelled_mask`: which examples keep their label: exactly `round(fraction * N)` of them,
+  stratified per class, chosen by a seeded permutation, so the same examples are labelled in
+  every run and on every worker.
+- `with_partial_labels`: a DatasetSpec whose hidden labels are replaced by -1 before anything
+  reads them (the reference's convention: one_hot(-1) is an all-zero row, "not available").
+- `with_pseudo_labels`: a DatasetSpec whose labels are cluster ids (S2GAN).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from ssgan_tf.data.registry import DatasetSpec
+
+UNLABELLED = -1
+
+
+def labelled_mask(labels: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
+    """Boolean [N]: `round(fraction * n_c)` examples of every class c, chosen by a seeded draw."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"labelled fraction must be in [0, 1], got {fraction}.")
+    labels = np.asarray(labels)
+    mask = np.zeros(len(labels), bool)
+    rng = np.random.RandomState(seed)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        keep = int(round(fraction * len(members)))
+        mask[rng.permutation(members)[:keep]] = True
+    return mask
+
+
+def _split_labels(spec: DatasetSpec, split: str) -> np.ndarray:
+    """All labels of a split, in dataset order (one pass over the labels only)."""
+    ds = spec(split).map(lambda ex: ex["labels"], num_parallel_calls=tf.data.AUTOTUNE)
+    return np.fromiter(ds.batch(4096).unbatch().as_numpy_iterator(), np.int64)
+
+
+def _with_labels(spec: DatasetSpec, name: str, new_labels: dict) -> DatasetSpec:
+    """A copy of `spec` whose examples get labels from {split: int array [N]} by position."""
+    base_load = spec.load
+
+    def load(split: str) -> tf.data.Dataset:
+        table = tf.constant(new_labels[split], tf.int32)
+        return tf.data.Dataset.zip((tf.data.Dataset.range(len(new_labels[split])),
+                                    base_load(split))).map(
+            lambda i, ex: {**ex, "labels": tf.gather(table, i)},
+            num_parallel_calls=tf.data.AUTOTUNE)
+
+    return dataclasses.replace(spec, name=name, load=load)
+
+
+def with_partial_labels(spec: DatasetSpec, fraction: float, seed: int = 0,
+                        split: str = "train") -> tuple[DatasetSpec, np.ndarray]:
+    """Keeps the labels of `fraction` of the `split` examples (others -1); returns the mask."""
+    labels = _split_labels(spec, split)
+    mask = labelled_mask(labels, fraction, seed)
+    partial = np.where(mask, labels, UNLABELLED)
+    new = {s: (partial if s == split else _split_labels(spec, s)) for s in spec.splits}
+    return _with_labels(spec, f"{spec.name}[{fraction:g} labelled]", new), mask
+
+
+def with_pseudo_labels(spec: DatasetSpec, cluster_ids: np.ndarray, num_clusters: int,
+                       split: str = "train") -> DatasetSpec:
+    """Replaces the `split` labels by cluster ids (S2GAN); other splits keep theirs."""
+    new = {s: (np.asarray(cluster_ids) if s == split else _split_labels(spec, s))
+           for s in spec.splits}
+    replaced = _with_labels(spec, f"{spec.name}[{num_clusters} clusters]", new)
+    return dataclasses.replace(replaced, num_classes=num_clusters)
