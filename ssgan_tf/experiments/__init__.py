@@ -1,0 +1,1 @@
+"""Experiments from the papers, runnable as modules (`python -m ssgan_tf.experiments.X`)."""
