@@ -167,7 +167,8 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
 
     start_step = step = model.current_step()
     iterator = make_iterator(start_step)
-    writer = tf.summary.create_file_writer(os.path.join(model_dir, "train") if chief else "")
+    writer = (tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief
+              else tf.summary.create_noop_writer())
     sampler = callbacks.SampleWriter(model, model_dir, writer)
     progress = callbacks.ProgressLogger(num_steps, images_per_step, print_fn)
     start_time = time.time()
