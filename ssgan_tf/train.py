@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
-from ssgan_tf import callbacks, distribute, faults, restore
+from ssgan_tf import callbacks, distribute, export, faults, restore
 from ssgan_tf.checkpoints import checkpoint_dir, make_checkpoint
 from ssgan_tf.data import get_dataset, train_dataset
 from ssgan_tf.gans import GAN
@@ -102,7 +102,7 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
           precision: str = "float32", steps_per_loop: int = 25, log_every: int = 100,
           sample_every: int = 500, save_every: int = 500, keep_checkpoints: int = 3,
           seed: int = 0, deterministic: bool = False, nan_policy: str = "stop",
-          max_nan_restores: int = 3, print_fn=print) -> dict:
+          max_nan_restores: int = 3, export_at_end: bool = False, print_fn=print) -> dict:
     """Trains (or resumes) a GAN in `model_dir`; returns the final summary dict.
 
     `batch_size` is global (all replicas) and counts the real images of one D step.
@@ -110,7 +110,7 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
     `nan_policy`: on a non-finite loss, `stop` (exit, the last good checkpoint untouched) or
     `restore` (reload the last good checkpoint, draw other z, go on; give up after
     `max_nan_restores` consecutive failures). No checkpoint is written while any weight is
-    non-finite.
+    non-finite. `export_at_end` writes `model_dir/export/{generator,discriminator}` (chief only).
     """
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"train.nan_policy={nan_policy!r}; expected one of {NAN_POLICIES}.")
@@ -244,6 +244,8 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
              + (f", rotation accuracy {logs['d_rotation_accuracy']:.2f}"
                 if "d_rotation_accuracy" in logs else "")
              + f"; samples {last_png}; checkpoints {manager.directory}")
+    if export_at_end and (paths := export.maybe_export_at_end(model, info, model_dir)):
+        print_fn(f"exported {paths['generator']} and {paths['discriminator']}")
     return summary
 
 
