@@ -18,6 +18,7 @@ setup(
         "keras>=3.0",
         "tensorflow-hub>=0.16",
         "tensorflow-datasets>=4.9",
+        "importlib_resources",  # tfds 4.9 imports it when building a dataset
         "tensorboard",          # tf.summary scalars and images
         "gin-config>=0.5",
         "absl-py",

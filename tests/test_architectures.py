@@ -23,8 +23,8 @@ def test_generator_and_discriminator_contract(name, size, channels):
     assert out["logits"].shape == (3,)
     assert out["rotation_logits"].shape == (3, 4)
     assert out["features"].shape[0] == 3
-    blocks = sorted(k for k in out if k.startswith("block"))
-    assert blocks == ["block1", "block2", "block3", "block4"]
+    blocks = sorted((k for k in out if k.startswith("block")), key=lambda k: int(k[5:]))
+    assert len(blocks) >= 3 and blocks == [f"block{i + 1}" for i in range(len(blocks))]
     # Heads are D variables (trained by the D optimizer, exported with D).
     names = [v.path for v in d.trainable_variables]
     assert any("rotation_head" in n for n in names) and any("final_fc" in n for n in names)

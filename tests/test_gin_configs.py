@@ -13,7 +13,12 @@ SHRINK = ["train.batch_size = 8", "train.num_steps = 1", "train.z_dim = 16",
           "train.precision = 'float32'", "RotationTask.rotated_batch_size = 8",
           "GAN.disc_iters = 1", "train.sample_every = 1", "train.save_every = 1",
           "sndcgan.Generator.ch = 4", "sndcgan.Discriminator.ch = 4",
-          "resnet_cifar.Generator.ch = 8", "resnet_cifar.Discriminator.ch = 8"]
+          "resnet_cifar.Generator.ch = 8", "resnet_cifar.Discriminator.ch = 8",
+          "dcgan.Generator.ch = 8", "dcgan.Discriminator.ch = 8",
+          "resnet_stl.Generator.ch = 8", "resnet_stl.Discriminator.ch = 8",
+          "resnet5.Generator.ch = 4", "resnet5.Discriminator.ch = 4",
+          "resnet_biggan.Generator.ch = 8", "resnet_biggan.Discriminator.ch = 8",
+          "resnet_biggan_deep.Generator.ch = 8", "resnet_biggan_deep.Discriminator.ch = 8"]
 
 
 def test_there_are_gin_files():

@@ -1,10 +1,16 @@
-"""Architecture families, selected by name (the gin binding `train.architecture`)."""
+"""Architecture families, selected by name (the gin binding `train.architecture`).
+
+Importing a family module registers its gin configurables (`<family>.Generator.ch = ...`).
+"""
 
 from __future__ import annotations
 
-from ssgan_tf.architectures import resnet_cifar, sndcgan
+from ssgan_tf.architectures import (dcgan, resnet5, resnet_biggan, resnet_biggan_deep,
+                                    resnet_cifar, resnet_stl, sndcgan)
 
-_FAMILIES = {"sndcgan": sndcgan, "resnet_cifar": resnet_cifar}
+_FAMILIES = {"sndcgan": sndcgan, "dcgan": dcgan, "resnet_cifar": resnet_cifar,
+             "resnet_stl": resnet_stl, "resnet5": resnet5, "resnet_biggan": resnet_biggan,
+             "resnet_biggan_deep": resnet_biggan_deep}
 ARCHITECTURES = tuple(_FAMILIES)
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ssgan_tf.layers.normalization import ReferenceBatchMixin
+from ssgan_tf.layers.minibatch import minibatch_features
 from ssgan_tf.layers.spectral_norm import Dense
 
 NUM_ROTATIONS = 4
@@ -29,8 +31,12 @@ def _check_image_shape(image_shape, family: str, multiple: int, min_size: int = 
     return shape
 
 
-class Generator(keras.Model):
-    """Maps z (and optionally a class label) to images in [0, 1]."""
+class Generator(ReferenceBatchMixin, keras.Model):
+    """Maps z (and optionally a class label) to images in [0, 1].
+
+    With `virtual_batch_norm` layers, every call also runs the fixed reference batch
+    (`set_reference_batch`, see layers/normalization.py).
+    """
 
     def __init__(self, image_shape, z_dim: int = 128, num_classes: int = 0, **kwargs):
         super().__init__(**kwargs)
@@ -48,28 +54,42 @@ class Generator(keras.Model):
                 raise ValueError("This generator is conditional: pass integer labels y.")
             y_onehot = tf.one_hot(y, self.num_classes, dtype=self.compute_dtype)
         z = tf.cast(z, self.compute_dtype)
-        return tf.cast(self.generate(z, y_onehot, training), tf.float32)
+        return tf.cast(self._generate_with_reference(z, y_onehot, training), tf.float32)
 
 
 class Discriminator(keras.Model):
     """Real/fake logits, final features, per-block features and a rotation head."""
 
-    batch_dependent = False  # True when the output of one image depends on the batch (D BN).
-
     def __init__(self, image_shape, num_classes: int = 0, spectral_norm: bool = True,
-                 project_y: bool = False, **kwargs):
+                 project_y: bool = False, minibatch: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(int(d) for d in image_shape)
         self.num_classes = int(num_classes)
         self.spectral_norm = spectral_norm
         self.project_y = project_y and self.num_classes > 0
+        # Minibatch features (layers/minibatch.py) on `features`, before all heads.
+        self.minibatch = minibatch_features(minibatch, dtype=self.dtype_policy)
 
-    def _make_heads(self, feature_dim: int) -> None:
-        """Creates the real/fake, rotation and (optional) projection heads on `features`."""
+    @property
+    def batch_dependent(self) -> bool:
+        """True when the output of one image depends on the batch (D BN, minibatch features)."""
+        return (getattr(self, "_batch_dependent", False)
+                or getattr(self, "minibatch", None) is not None)
+
+    @batch_dependent.setter
+    def batch_dependent(self, value: bool) -> None:
+        self._batch_dependent = bool(value)
+
+    def _make_heads(self, feature_dim: int, kernel_initializer=None) -> None:
+        """Creates the real/fake, rotation and (optional) projection heads on `features`;
+        `kernel_initializer` (default N(0, 0.02)) for the two linear heads."""
         sn = self.spectral_norm
-        self.feature_dim = int(feature_dim)
-        self.final_fc = Dense(1, spectral_norm=sn, name="final_fc", dtype=self.dtype_policy)
+        self.feature_dim = int(feature_dim) + (self.minibatch.extra_features
+                                               if self.minibatch is not None else 0)
+        self.final_fc = Dense(1, spectral_norm=sn, kernel_initializer=kernel_initializer,
+                              name="final_fc", dtype=self.dtype_policy)
         self.rotation_head = Dense(NUM_ROTATIONS, spectral_norm=sn, name="rotation_head",
+                                   kernel_initializer=kernel_initializer,
                                    dtype=self.dtype_policy)
         self.projection = None
         if self.project_y:
@@ -85,6 +105,8 @@ class Discriminator(keras.Model):
     def call(self, x, y=None, training=False):
         x = tf.cast(x, self.compute_dtype)
         features, blocks = self.trunk(x, training)
+        if self.minibatch is not None:
+            features = self.minibatch(features)
         logits = self.final_fc(features, training=training)
         if self.project_y:
             if y is None:

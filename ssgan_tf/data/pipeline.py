@@ -53,7 +53,9 @@ def train_dataset(spec: DatasetSpec, global_batch_size: int, disc_iters: int = 1
     else:
         if pipelines > 1:
             ds = ds.shard(pipelines, pipeline_id)
-        ds = ds.cache().repeat()
+        if getattr(spec, "cacheable", True):  # not ImageNet-size data or random crops
+            ds = ds.cache()
+        ds = ds.repeat()
         ds = ds.shuffle(shuffle_buffer, seed=seed + 547 + pipeline_id + 1_000_003 * start_step)
         ds = ds.batch(per_replica * disc_iters, drop_remainder=True)
     return ds.prefetch(tf.data.AUTOTUNE)

