@@ -27,11 +27,20 @@ class VariableMap(tf.Module):
         self.variables_by_path = {p.replace("/", "."): v for p, v in zip(paths, model.weights)}
 
 
-def make_checkpoint(model, with_optimizers: bool = True) -> tf.train.Checkpoint:
+def make_checkpoint(model, with_optimizers: bool = True,
+                    with_extras: bool = True) -> tf.train.Checkpoint:
+    """G, D, (both optimizers) and (`with_extras`) the state of the enabled training tricks: the
+    EMA generator (`ema_generator`), the checkpoint-swapping snapshot, the replay buffer and the
+    historical averages (`GAN.checkpoint_extras()`, keyed like the networks; call after
+    `build_all`). A checkpoint written before a trick was enabled lacks its state: restore it with
+    `with_extras=False`, then `model.reset_trick_state()`."""
     parts = {"generator": VariableMap(model.generator),
              "discriminator": VariableMap(model.discriminator)}
     if with_optimizers:
         parts.update(g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer)
+    extras = getattr(model, "checkpoint_extras", None)
+    if with_extras and extras is not None:
+        parts.update(extras())
     return tf.train.Checkpoint(**parts)
 
 
