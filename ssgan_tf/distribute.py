@@ -10,6 +10,7 @@ import os
 import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+_MIRRORED: dict = {}
 
 
 def make_strategy(name: str = "default", tpu: str | None = None) -> tf.distribute.Strategy:
@@ -20,7 +21,11 @@ def make_strategy(name: str = "default", tpu: str | None = None) -> tf.distribut
     if name == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices)
+        # One strategy per device set and process: a second MirroredStrategy in the same process
+        # collides with the first one's collective instance keys (synchronized BN, all-gather).
+        if tuple(devices) not in _MIRRORED:
+            _MIRRORED[tuple(devices)] = tf.distribute.MirroredStrategy(devices)
+        return _MIRRORED[tuple(devices)]
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":

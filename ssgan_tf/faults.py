@@ -37,19 +37,37 @@ def check_model_dir(model_dir: str, info: dict) -> None:
 
 
 def restore_with_fallback(checkpoint: tf.train.Checkpoint, manager: tf.train.CheckpointManager,
-                          print_fn=print) -> str | None:
-    """Restores the newest checkpoint that reads back whole; returns its path (None: none)."""
+                          print_fn=print, base_checkpoint: tf.train.Checkpoint | None = None,
+                          reset_extras=None) -> str | None:
+    """Restores the newest checkpoint that reads back whole; returns its path (None: none).
+
+    `base_checkpoint` (networks + optimizers only) covers a checkpoint written before a training
+    trick was turned on: it restores what is there and `reset_extras()` starts the trick state
+    (EMA, replay buffer, ...) from the restored networks.
+    """
     candidates = list(reversed(manager.checkpoints))
     for i, path in enumerate(candidates):
         try:
             checkpoint.restore(path).assert_existing_objects_matched()
+            return path
         except Exception as e:  # noqa: BLE001 - a broken file raises OpError, IndexError, ...
-            reason = str(e).strip().splitlines()[0][:200]
-            print_fn(f"WARNING: checkpoint {path} is unreadable ({type(e).__name__}: {reason}); "
-                     + ("falling back to the previous one." if i + 1 < len(candidates)
-                        else "no older checkpoint is left."))
-            continue
-        return path
+            error = e
+        if base_checkpoint is not None:
+            try:
+                base_checkpoint.restore(path).assert_existing_objects_matched()
+            except Exception:  # noqa: BLE001
+                pass
+            else:
+                print_fn(f"WARNING: {path} has no state for the training tricks enabled now "
+                         "(EMA, replay, swapping, historical averaging); starting them from the "
+                         "restored networks.")
+                if reset_extras is not None:
+                    reset_extras()
+                return path
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        print_fn(f"WARNING: checkpoint {path} is unreadable ({type(error).__name__}: {reason}); "
+                 + ("falling back to the previous one." if i + 1 < len(candidates)
+                    else "no older checkpoint is left."))
     if candidates:
         raise ValueError(f"No readable checkpoint in {manager.directory} (tried "
                          f"{len(candidates)}). Move the directory aside to start over.")

@@ -147,7 +147,10 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
                                          max_to_keep=keep_checkpoints)
     read_manager = (manager if chief else tf.train.CheckpointManager(
         checkpoint, checkpoint_dir(model_dir), max_to_keep=keep_checkpoints))
-    restored = faults.restore_with_fallback(checkpoint, read_manager, print_fn)
+    restored = faults.restore_with_fallback(
+        checkpoint, read_manager, print_fn,
+        base_checkpoint=make_checkpoint(model, with_extras=False),
+        reset_extras=getattr(model, "reset_trick_state", None))
     if restored:
         print_fn(f"Resumed from {restored} at step {model.current_step()}.")
     if chief:
@@ -214,7 +217,8 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
             if chief and (step % sample_every == 0 or step == num_steps):
                 sampler(step)
             if step % save_every == 0 or step == num_steps or stop.received is not None:
-                if not faults.all_finite(model.generator.weights + model.discriminator.weights):
+                if not faults.all_finite(model.generator.weights + model.discriminator.weights
+                                         + model.inference_generator().weights):
                     raise FloatingPointError(
                         f"Weights became non-finite by step {step}; not saving. The last good "
                         f"checkpoint ({manager.latest_checkpoint}) is untouched.")

@@ -154,3 +154,32 @@ def test_sigterm_saves_and_exits_cleanly(tmp_path):
     stopped_at = int(out.split("stopped by signal 15 at step ")[1].split(";")[0])
     latest = open(tmp_path / "checkpoints" / "checkpoint").read().splitlines()[0]
     assert latest.endswith(f'ckpt-{stopped_at}"')
+
+
+def test_enabling_a_trick_on_resume_starts_its_state_from_the_networks(tmp_path):
+    run(tmp_path, 2)
+    summary, lines = run(tmp_path, 4, extra=["GAN.g_ema_decay = 0.999"])
+    assert any("has no state for the training tricks" in line for line in lines)
+    assert not any("unreadable" in line for line in lines)
+    assert summary["step"] == 4
+
+
+def test_kill_mid_training_then_resume_matches_uninterrupted(tmp_path):
+    straight = cli(tmp_path / "straight", 8)
+    assert straight.returncode == 0, straight.stdout + straight.stderr
+    proc = cli(tmp_path / "killed", 8, wait=False)
+    for line in proc.stdout:
+        if line.startswith("step 5/"):  # checkpoints at 2 and 4 exist; step 5 is in flight
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    resumed = cli(tmp_path / "killed", 8)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "at step 4" in resumed.stdout
+    expected, actual = checkpoint_values(tmp_path / "straight"), checkpoint_values(
+        tmp_path / "killed")
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        np.testing.assert_allclose(actual[name], expected[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from ssgan_tf import distribute
+
 from ssgan_tf.clustering import KMeans
 from ssgan_tf.data import get_dataset
 from ssgan_tf.data.labels import UNLABELLED, labelled_mask, with_partial_labels, \
@@ -66,7 +68,7 @@ def test_kmeans_under_mirrored_strategy_equals_single_device():
     x, _ = blobs(seed=1)
     single = KMeans(4, seed=1, batch_size=64).fit(x)
     mirrored = KMeans(4, seed=1, batch_size=64,
-                      strategy=tf.distribute.MirroredStrategy(devices)).fit(x)
+                      strategy=distribute.make_strategy("mirrored")).fit(x)
     np.testing.assert_allclose(np.sort(mirrored, 0), np.sort(single, 0), rtol=1e-4, atol=1e-4)
 
 
