@@ -23,6 +23,16 @@ def avg_pool(x: tf.Tensor) -> tf.Tensor:
     return tf.nn.avg_pool2d(x, 2, 2, "SAME")
 
 
+def resnet_generator_body(generator, h, z, y, training):
+    """The ResNet generators' common body (compare_gan resnet_cifar/resnet_stl/resnet5): the
+    up-blocks, then BN -> ReLU -> conv3 -> sigmoid. `generator` has `blocks`, `final_bn`,
+    `to_rgb`."""
+    for block in generator.blocks:
+        h = block(h, z=z, y=y, training=training)
+    h = tf.nn.relu(generator.final_bn(h, z=z, y=y, training=training))
+    return tf.sigmoid(generator.to_rgb(h, training=training))
+
+
 class ResNetBlock(keras.layers.Layer):
     """Pre-activation residual block: (BN) ReLU conv3 (BN) ReLU conv3 + conv3 shortcut.
 

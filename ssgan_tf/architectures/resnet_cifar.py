@@ -13,7 +13,7 @@ import tensorflow as tf
 from ssgan_tf.architectures.base import Discriminator as _Discriminator
 from ssgan_tf.architectures.base import Generator as _Generator
 from ssgan_tf.architectures.base import _check_image_shape
-from ssgan_tf.architectures.ops import ResNetBlock
+from ssgan_tf.architectures.ops import ResNetBlock, resnet_generator_body
 from ssgan_tf.layers.normalization import BatchNorm
 from ssgan_tf.layers.spectral_norm import Conv2D, Dense
 
@@ -38,10 +38,7 @@ class Generator(_Generator):
 
     def generate(self, z, y, training):
         h = tf.reshape(self.fc(z, training=training), [-1, 4, 4, self.ch])
-        for block in self.blocks:
-            h = block(h, z=z, y=y, training=training)
-        h = tf.nn.relu(self.final_bn(h, z=z, y=y, training=training))
-        return tf.sigmoid(self.to_rgb(h, training=training))
+        return resnet_generator_body(self, h, z, y, training)
 
 
 @gin.configurable("Discriminator", module="ssgan_tf.architectures.resnet_cifar")

@@ -19,7 +19,7 @@ from ssgan_tf.architectures.base import Generator as _Generator
 from ssgan_tf.architectures.base import _check_image_shape
 from ssgan_tf.architectures.common import D_NORMALIZATIONS, check_norm, d_batch_dependent
 from ssgan_tf.architectures.common import mean_pool
-from ssgan_tf.architectures.ops import ResNetBlock
+from ssgan_tf.architectures.ops import ResNetBlock, resnet_generator_body
 from ssgan_tf.layers.normalization import BatchNorm
 from ssgan_tf.layers.spectral_norm import Conv2D, Dense
 
@@ -44,10 +44,7 @@ class Generator(_Generator):
     def generate(self, z, y, training):
         h = tf.reshape(self.fc(z, training=training),
                        [-1, self.seed_size, self.seed_size, 8 * self.ch])
-        for block in self.blocks:
-            h = block(h, z=z, y=y, training=training)
-        h = tf.nn.relu(self.final_bn(h, z=z, y=y, training=training))
-        return tf.sigmoid(self.to_rgb(h, training=training))
+        return resnet_generator_body(self, h, z, y, training)
 
 
 @gin.configurable("Discriminator", module="ssgan_tf.architectures.resnet_stl")
