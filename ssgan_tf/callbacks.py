@@ -3,10 +3,12 @@ checkpoints. Each hook is called on the host with the mean metrics of the last c
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import time
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import tensorflow as tf
@@ -104,3 +106,43 @@ def write_json(path: str, payload: dict) -> None:
     with open(tmp, "w") as f:
         json.dump(payload, f, indent=2, sort_keys=True)
     os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------- periodic hooks
+@dataclasses.dataclass
+class HookContext:
+    """What a training hook may use: the live model, where to write, and the strategy.
+
+    Hooks run on every worker (they may need collectives); only the chief's `writer` is real
+    and only the chief should write files (`chief`)."""
+    model: Any
+    model_dir: str
+    writer: Any
+    strategy: Any
+    chief: bool
+    spec: Any
+    print_fn: Callable[[str], None] = print
+
+
+class TrainHook(Protocol):
+    """A periodic evaluation run by `train()` (gin: `train.hooks = [@SomeHook()]`).
+
+    `every` is in G steps; the loop stops at multiples of it. `__call__` returns scalars, which
+    the loop writes to TensorBoard under `hooks/` and into `summary.json`'s `hooks`."""
+    every: int
+
+    def __call__(self, step: int, context: HookContext) -> dict[str, float] | None: ...
+
+
+def run_hooks(hooks, step: int, context: HookContext, force: bool = False) -> dict[str, float]:
+    """Calls each hook due at `step` (or all of them when `force`); returns their scalars."""
+    results: dict[str, float] = {}
+    for hook in hooks:
+        if force or (hook.every and step % hook.every == 0):
+            results.update(hook(step, context) or {})
+    if results and context.chief:
+        with context.writer.as_default():
+            for key, value in results.items():
+                tf.summary.scalar(f"hooks/{key}", value, step=step)
+        context.writer.flush()
+    return results

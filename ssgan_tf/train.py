@@ -102,7 +102,8 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
           precision: str = "float32", steps_per_loop: int = 25, log_every: int = 100,
           sample_every: int = 500, save_every: int = 500, keep_checkpoints: int = 3,
           seed: int = 0, deterministic: bool = False, nan_policy: str = "stop",
-          max_nan_restores: int = 3, export_at_end: bool = False, print_fn=print) -> dict:
+          max_nan_restores: int = 3, export_at_end: bool = False, hooks=(),
+          print_fn=print) -> dict:
     """Trains (or resumes) a GAN in `model_dir`; returns the final summary dict.
 
     `batch_size` is global (all replicas) and counts the real images of one D step.
@@ -111,6 +112,8 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
     `restore` (reload the last good checkpoint, draw other z, go on; give up after
     `max_nan_restores` consecutive failures). No checkpoint is written while any weight is
     non-finite. `export_at_end` writes `model_dir/export/{generator,discriminator}` (chief only).
+    `hooks`: periodic evaluations (`callbacks.TrainHook`, e.g. `[@LinearProbeHook()]`), run every
+    `hook.every` steps and at the last step; their scalars go to TensorBoard and summary.json.
     """
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"train.nan_policy={nan_policy!r}; expected one of {NAN_POLICIES}.")
@@ -174,6 +177,9 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
               else tf.summary.create_noop_writer())
     sampler = callbacks.SampleWriter(model, model_dir, writer)
     progress = callbacks.ProgressLogger(num_steps, images_per_step, print_fn)
+    hook_context = callbacks.HookContext(model, model_dir, writer, strategy_obj, chief, spec,
+                                         print_fn)
+    hook_results: dict = {}
     start_time = time.time()
     logs: dict = {}
     nan_restores = 0
@@ -182,8 +188,8 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
     progress(step, logs)
     with faults.StopSignals() as stop:
         while step < num_steps and stop.received is None:
-            boundaries = [num_steps] + [(step // every + 1) * every
-                                        for every in (log_every, sample_every, save_every)]
+            everies = [log_every, sample_every, save_every] + [h.every for h in hooks if h.every]
+            boundaries = [num_steps] + [(step // every + 1) * every for every in everies]
             n = min(min(boundaries) - step, steps_per_loop)
             logs = {k: float(v) for k, v in run_steps(iterator, tf.constant(n, tf.int64)).items()}
             step = model.current_step()
@@ -216,6 +222,9 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
                     callbacks.write_scalars(writer, step, {"img_per_s": rate})
             if chief and (step % sample_every == 0 or step == num_steps):
                 sampler(step)
+            if hooks:
+                hook_results.update(callbacks.run_hooks(hooks, step, hook_context,
+                                                        force=step == num_steps))
             if step % save_every == 0 or step == num_steps or stop.received is not None:
                 if not faults.all_finite(model.generator.weights + model.discriminator.weights
                                          + model.inference_generator().weights):
@@ -231,6 +240,7 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
                "precision": precision, "replicas": replicas, "global_batch_size": batch_size,
                "stopped_by_signal": stop.received or 0,
                "weights_fingerprint": weights_fingerprint(model),
+               **({"hooks": hook_results} if hook_results else {}),
                **{k: round(v, 5) for k, v in logs.items()}}
     if not chief:
         distribute.remove_worker_scratch_dir(write_dir)

@@ -82,3 +82,32 @@ def test_finished_run_does_nothing_more(tmp_path):
     run(tmp_path, 2)
     summary, lines = run(tmp_path, 2)
     assert summary["steps_this_run"] == 0 and summary["step"] == 2
+
+
+class _RecordingHook:
+    """A hook that records when it ran and returns the step (what the loop must log)."""
+
+    def __init__(self, every):
+        self.every = every
+        self.calls = []
+
+    def __call__(self, step, context):
+        assert context.model.current_step() == step and context.chief
+        self.calls.append(step)
+        return {"recorded_step": float(step)}
+
+
+def test_hooks_run_every_k_steps_and_at_the_end(tmp_path):
+    gin.clear_config()
+    keras.backend.clear_session()
+    parse_config([], TINY + ["train.num_steps = 7", "train.steps_per_loop = 5",
+                             "train.log_every = 100", "train.sample_every = 100",
+                             "train.save_every = 100"])
+    hook = _RecordingHook(every=3)
+    summary = train(str(tmp_path), hooks=[hook], print_fn=lambda _: None)
+    assert hook.calls == [3, 6, 7]  # the loop stops at hook boundaries, and runs all at the end
+    assert summary["hooks"] == {"recorded_step": 7.0}
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(tmp_path / "train"))
+    events.Reload()
+    assert [e.step for e in events.Tensors("hooks/recorded_step")] == [3, 6, 7]
