@@ -81,6 +81,8 @@ class ProgressLogger:
                  + (f" rot {logs['d_rotation_loss']:.3f})" if "d_rotation_loss" in logs else ")"),
                  f"g_loss {logs['g_loss']:.3f} (gan {logs['g_loss_gan']:.3f}"
                  + (f" rot {logs['g_rotation_loss']:.3f})" if "g_rotation_loss" in logs else ")")]
+        if "d_class_loss" in logs:
+            parts.append(f"class {logs['d_class_loss']:.3f} acc {logs['d_class_accuracy']:.2f}")
         if "d_rotation_accuracy" in logs:
             parts.append(f"rot_acc real {logs['d_rotation_accuracy']:.2f} "
                          f"fake {logs['g_rotation_accuracy']:.2f}")

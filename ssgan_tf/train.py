@@ -24,6 +24,7 @@ from absl import app, flags, logging
 from ssgan_tf import callbacks, distribute, export, faults, restore
 from ssgan_tf.checkpoints import checkpoint_dir, make_checkpoint
 from ssgan_tf.data import get_dataset, train_dataset
+from ssgan_tf.data import labels as labels_lib
 from ssgan_tf.gans import GAN
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
@@ -84,6 +85,23 @@ def make_train_loop(model: GAN, strategy: tf.distribute.Strategy, jit_compile: b
     return run_steps
 
 
+def apply_label_options(spec, conditional: bool, labelled_fraction: float | None,
+                        label_seed: int, pseudo_labels: str | None, print_fn=print):
+    """The dataset with S2GAN pseudo-labels and/or S3GAN partial labels applied."""
+    if (labelled_fraction is not None or pseudo_labels) and not conditional:
+        raise ValueError("train.labelled_fraction / train.pseudo_labels only make sense for a "
+                         "conditional model: set train.conditional = True.")
+    if pseudo_labels:
+        spec = labels_lib.with_pseudo_labels(spec, *labels_lib.load_pseudo_labels(pseudo_labels))
+        print_fn(f"labels: {spec.num_classes} k-means clusters of {pseudo_labels}")
+    if labelled_fraction is not None:
+        spec, mask = labels_lib.with_partial_labels(spec, labelled_fraction, seed=label_seed)
+        print_fn(f"labels: {int(mask.sum())} of {len(mask)} training images labelled "
+                 f"(train.labelled_fraction={labelled_fraction:g}, label_seed={label_seed}); "
+                 "the others are -1")
+    return spec
+
+
 NAN_POLICIES = ("stop", "restore")
 
 
@@ -98,7 +116,9 @@ def weights_fingerprint(model: GAN) -> float:
 def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits",
           data_dir: str | None = None, resolution: int | None = None,
           architecture: str = "sndcgan", batch_size: int = 64, z_dim: int = 128,
-          conditional: bool = False, strategy: str = "default", tpu: str | None = None,
+          conditional: bool = False, labelled_fraction: float | None = None,
+          label_seed: int = 0, pseudo_labels: str | None = None,
+          strategy: str = "default", tpu: str | None = None,
           precision: str = "float32", steps_per_loop: int = 25, log_every: int = 100,
           sample_every: int = 500, save_every: int = 500, keep_checkpoints: int = 3,
           seed: int = 0, deterministic: bool = False, nan_policy: str = "stop",
@@ -108,6 +128,10 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
 
     `batch_size` is global (all replicas) and counts the real images of one D step.
     `deterministic` turns on TF op determinism (bit-reproducible CPU runs for a seed).
+    S3GAN / S2GAN (conditional models): `labelled_fraction` keeps the labels of that fraction of
+    the training images (stratified, chosen by `label_seed`; the others get -1);
+    `pseudo_labels` is an .npz (`cluster_ids` [N_train], `num_clusters`) of `ssgan_tf.s2gan`
+    whose cluster ids replace the training labels.
     `nan_policy`: on a non-finite loss, `stop` (exit, the last good checkpoint untouched) or
     `restore` (reload the last good checkpoint, draw other z, go on; give up after
     `max_nan_restores` consecutive failures). No checkpoint is written while any weight is
@@ -124,6 +148,8 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
     spec = get_dataset(dataset, data_dir=data_dir, resolution=resolution)
     if spec.size is not None and not spec.size.get("train"):
         raise ValueError(f"Dataset {spec.name!r} has no training examples.")
+    spec = apply_label_options(spec, conditional, labelled_fraction, label_seed, pseudo_labels,
+                               print_fn)
     strategy_obj = distribute.make_strategy(strategy, tpu=tpu)
     replicas = strategy_obj.num_replicas_in_sync
     if batch_size % replicas:

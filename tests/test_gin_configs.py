@@ -5,10 +5,14 @@ from pathlib import Path
 import gin
 import pytest
 
+from ssgan_tf.s2gan import run_s2gan
 from ssgan_tf.train import parse_config, train
 
 GIN_DIR = Path(__file__).resolve().parents[1] / "gin"
 GIN_FILES = sorted(p.name for p in GIN_DIR.glob("*.gin"))
+# S2GAN files run three stages (pre-train, k-means, GAN): ~15 s each, so in the slow suite.
+GIN_PARAMS = [pytest.param(n, marks=pytest.mark.slow) if n.endswith("s2gan.gin") else n
+              for n in GIN_FILES]
 SHRINK = ["train.batch_size = 8", "train.num_steps = 1", "train.z_dim = 16",
           "train.precision = 'float32'", "RotationTask.rotated_batch_size = 8",
           "GAN.disc_iters = 1", "train.sample_every = 1", "train.save_every = 1",
@@ -18,14 +22,15 @@ SHRINK = ["train.batch_size = 8", "train.num_steps = 1", "train.z_dim = 16",
           "resnet_stl.Generator.ch = 8", "resnet_stl.Discriminator.ch = 8",
           "resnet5.Generator.ch = 4", "resnet5.Discriminator.ch = 4",
           "resnet_biggan.Generator.ch = 8", "resnet_biggan.Discriminator.ch = 8",
-          "resnet_biggan_deep.Generator.ch = 8", "resnet_biggan_deep.Discriminator.ch = 8"]
+          "resnet_biggan_deep.Generator.ch = 8", "resnet_biggan_deep.Discriminator.ch = 8",
+          "S2GAN.pretrain_steps = 1", "S2GAN.num_clusters = 2", "S2GAN.kmeans_iterations = 2"]
 
 
 def test_there_are_gin_files():
     assert {"quickstart.gin", "cifar10_ssgan.gin"} <= set(GIN_FILES)
 
 
-@pytest.mark.parametrize("name", GIN_FILES)
+@pytest.mark.parametrize("name", GIN_PARAMS)
 def test_gin_file_parses_and_trains_one_step(name, tmp_path):
     parse_config([str(GIN_DIR / name)], [])
     dataset = gin.query_parameter("train.dataset")
@@ -33,7 +38,12 @@ def test_gin_file_parses_and_trains_one_step(name, tmp_path):
     if dataset not in ("digits", "synthetic"):  # tfds data is not on CI machines
         overrides.append("train.dataset = 'synthetic'")
     gin.clear_config()
-    parse_config([str(GIN_DIR / name)], overrides)
-    summary = train(str(tmp_path), print_fn=lambda *_: None)
+    if name.endswith("s2gan.gin"):  # three stages: python -m ssgan_tf.s2gan
+        summary = run_s2gan(str(tmp_path), [str(GIN_DIR / name)], overrides,
+                            print_fn=lambda *_: None)
+        tmp_path = tmp_path / "gan"
+    else:
+        parse_config([str(GIN_DIR / name)], overrides)
+        summary = train(str(tmp_path), print_fn=lambda *_: None)
     assert summary["step"] == 1
     assert (tmp_path / "samples" / "step_000001.png").exists()

@@ -4,7 +4,8 @@ Generator: `G(z, y=None, training)` -> float32 images in [0, 1], NHWC.
 Discriminator: `D(x, y=None, training)` -> dict with
   `logits` [B] (float32, real/fake), `features` [B, F] (input of the final linear layer),
   `rotation_logits` [B, 4] (linear head on `features`; spectral-normalized iff D is),
-  `block1`..`blockN` [B, C_i] (each block's output, global-average pooled).
+  `block1`..`blockN` [B, C_i] (each block's output, global-average pooled),
+  `class_logits` [B, num_classes] with the S3GAN class head (`class_head=True`).
 Heads live in the discriminator, as in compare_gan, so the D optimizer trains them and exports see
 them. Subclasses implement `generate(z, y_onehot, training)` / `trunk(x, training)`.
 """
@@ -61,12 +62,25 @@ class Discriminator(keras.Model):
     """Real/fake logits, final features, per-block features and a rotation head."""
 
     def __init__(self, image_shape, num_classes: int = 0, spectral_norm: bool = True,
-                 project_y: bool = False, minibatch: str | None = None, **kwargs):
+                 project_y: bool = False, minibatch: str | None = None,
+                 class_head: bool = False, soft_predictions: bool = False, **kwargs):
+        """`class_head` (S3GAN's predictor, compare_gan `use_predictor`): a linear class head on
+        `features`; examples whose label is -1 (unlabelled) are projected with its predicted
+        label, one-hot of the argmax (or its softmax with `soft_predictions`), under
+        stop_gradient. Needs a conditional D with `project_y`."""
         super().__init__(**kwargs)
         self.image_shape = tuple(int(d) for d in image_shape)
         self.num_classes = int(num_classes)
         self.spectral_norm = spectral_norm
         self.project_y = project_y and self.num_classes > 0
+        if class_head and not self.project_y:
+            raise ValueError(
+                f"{type(self).__module__.split('.')[-1]}.Discriminator.class_head=True needs a "
+                "class-projection discriminator: set train.conditional=True (a dataset with "
+                f"labels; num_classes is {self.num_classes}) and "
+                "<architecture>.Discriminator.project_y=True.")
+        self.use_class_head = bool(class_head)
+        self.soft_predictions = bool(soft_predictions)
         # Minibatch features (layers/minibatch.py) on `features`, before all heads.
         self.minibatch = minibatch_features(minibatch, dtype=self.dtype_policy)
 
@@ -91,6 +105,12 @@ class Discriminator(keras.Model):
         self.rotation_head = Dense(NUM_ROTATIONS, spectral_norm=sn, name="rotation_head",
                                    kernel_initializer=kernel_initializer,
                                    dtype=self.dtype_policy)
+        self.class_head = None
+        if self.use_class_head:
+            # compare_gan `discriminator_predictor/predictor_linear`: linear with bias, SN iff D.
+            self.class_head = Dense(self.num_classes, spectral_norm=sn, name="class_head",
+                                    kernel_initializer=kernel_initializer,
+                                    dtype=self.dtype_policy)
         self.projection = None
         if self.project_y:
             # compare_gan: embedding [num_classes, F], glorot_normal, SN iff D uses SN.
@@ -108,15 +128,33 @@ class Discriminator(keras.Model):
         if self.minibatch is not None:
             features = self.minibatch(features)
         logits = self.final_fc(features, training=training)
+        class_logits = (self.class_head(features, training=training)
+                        if self.class_head is not None else None)
         if self.project_y:
             if y is None:
                 raise ValueError("This discriminator projects labels: pass integer labels y.")
-            y_onehot = tf.one_hot(y, self.num_classes, dtype=features.dtype)
+            y_onehot = tf.one_hot(y, self.num_classes, dtype=features.dtype)  # -1 -> zeros
+            if class_logits is not None:
+                y_onehot = self._fill_missing_labels(y_onehot, class_logits)
             logits += tf.reduce_sum(features * self.projection(y_onehot, training=training),
                                     axis=1, keepdims=True)
         out = {"logits": tf.cast(logits[:, 0], tf.float32),
                "features": tf.cast(features, tf.float32),
                "rotation_logits": tf.cast(self.rotation_head(features, training=training),
                                           tf.float32)}
+        if class_logits is not None:
+            out["class_logits"] = tf.cast(class_logits, tf.float32)
         out.update({k: tf.cast(v, tf.float32) for k, v in blocks.items()})
         return out
+
+    def _fill_missing_labels(self, y_onehot, class_logits):
+        """S3GAN: rows without a label (all-zero one-hot) take the class head's prediction,
+        under stop_gradient (compare_gan `discriminator_with_additonal_heads`)."""
+        if self.soft_predictions:
+            predicted = tf.nn.softmax(class_logits)
+        else:
+            predicted = tf.one_hot(tf.argmax(class_logits, axis=-1), self.num_classes,
+                                   dtype=y_onehot.dtype)
+        available = tf.cast(tf.reduce_sum(y_onehot, axis=1, keepdims=True) > 0.5, y_onehot.dtype)
+        return tf.stop_gradient(available * y_onehot
+                                + (1.0 - available) * tf.cast(predicted, y_onehot.dtype))

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -67,7 +68,35 @@ def with_partial_labels(spec: DatasetSpec, fraction: float, seed: int = 0,
 def with_pseudo_labels(spec: DatasetSpec, cluster_ids: np.ndarray, num_clusters: int,
                        split: str = "train") -> DatasetSpec:
     """Replaces the `split` labels by cluster ids (S2GAN); other splits keep theirs."""
+    n = int(spec.size[split]) if spec.size and spec.size.get(split) else None
+    if n is not None and len(cluster_ids) != n:
+        raise ValueError(f"{len(cluster_ids)} cluster ids for the {n} {split!r} examples of "
+                         f"{spec.name!r}: the pseudo-labels were made for another dataset.")
     new = {s: (np.asarray(cluster_ids) if s == split else _split_labels(spec, s))
            for s in spec.splits}
     replaced = _with_labels(spec, f"{spec.name}[{num_clusters} clusters]", new)
     return dataclasses.replace(replaced, num_classes=num_clusters)
+
+
+def save_pseudo_labels(path: str, cluster_ids: np.ndarray, num_clusters: int, **extra) -> None:
+    """Writes the .npz that `train.pseudo_labels` reads (`cluster_ids`, `num_clusters`, extras)."""
+    tmp = f"{path}.tmp.npz"
+    np.savez(tmp, cluster_ids=np.asarray(cluster_ids, np.int64), num_clusters=int(num_clusters),
+             **extra)
+    os.replace(tmp, path)
+
+
+def load_pseudo_labels(path: str) -> tuple[np.ndarray, int]:
+    """(cluster_ids [N_train], num_clusters) of a `save_pseudo_labels` file, validated."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"train.pseudo_labels={path!r} does not exist; `python -m "
+                                "ssgan_tf.s2gan` writes it (MODEL_DIR/clusters.npz).")
+    with np.load(path) as data:
+        if "cluster_ids" not in data or "num_clusters" not in data:
+            raise ValueError(f"train.pseudo_labels={path!r} needs arrays `cluster_ids` and "
+                             f"`num_clusters`; it has {sorted(data.keys())}.")
+        ids, k = data["cluster_ids"].astype(np.int64), int(data["num_clusters"])
+    if ids.ndim != 1 or k < 1 or ids.min() < 0 or ids.max() >= k:
+        raise ValueError(f"train.pseudo_labels={path!r}: cluster_ids must be a vector of ids in "
+                         f"[0, {k}), got shape {ids.shape} and range [{ids.min()}, {ids.max()}].")
+    return ids, k

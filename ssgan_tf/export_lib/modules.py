@@ -87,9 +87,11 @@ def failing_outputs(message: str, specs):
             lambda s: tf.zeros([0] + [d or 0 for d in s.shape[1:]], s.dtype), specs)
 
 
-def check_labels(labels: tf.Tensor, n: tf.Tensor, num_classes: int, message: str) -> tf.Tensor:
+def check_labels(labels: tf.Tensor, n: tf.Tensor, num_classes: int, message: str,
+                 lowest: int = 0) -> tf.Tensor:
     labels = check_shape(labels, [None], message)
-    ok = tf.reduce_all(tf.stack([tf.reduce_all(labels >= 0), tf.reduce_all(labels < num_classes),
+    ok = tf.reduce_all(tf.stack([tf.reduce_all(labels >= lowest),
+                                 tf.reduce_all(labels < num_classes),
                                  tf.equal(tf.size(labels), n)]))
     with tf.control_dependencies([tf.debugging.Assert(
             ok, [message + ", one per example; got", labels, "for a batch of", n], summarize=8)]):
@@ -236,14 +238,17 @@ def encoder_outputs(discriminator, images, labels=None, training=False) -> dict:
 def discriminator_module(discriminator, metadata: dict, assets: dict):
     """D encoder: `__call__(images | {"images", "labels"}, training=False)` -> dict of outputs
     (`encoder_outputs`); signature `serving_default` ({"images"[, "labels"]} -> the same dict).
-    Labels are inputs only when D projects them (`project_y`)."""
+    Labels are inputs only when D projects them (`project_y`); with an S3GAN class head, label
+    -1 means "unlabelled" and the head's predicted class is projected instead."""
     shape = list(discriminator.image_shape)
     num_classes = discriminator.num_classes
     project = bool(getattr(discriminator, "project_y", False))
+    lowest = -1 if getattr(discriminator, "class_head", None) is not None else 0
     module = ReusableModule(discriminator.weights, metadata, assets, name="discriminator")
     x_msg = f"discriminator module expects float32 images {_shape_str([None, *shape])} in [0, 1]"
-    y_msg = f"discriminator module expects int32 labels [N] in [0, {num_classes})"
-    both_msg = f"{x_msg} and int32 labels [N] in [0, {num_classes})"
+    y_range = f"[{lowest}, {num_classes})" + (" (-1 = unlabelled)" if lowest else "")
+    y_msg = f"discriminator module expects int32 labels [N] in {y_range}"
+    both_msg = f"{x_msg} and int32 labels [N] in {y_range}"
 
     # Static output shapes (a flatten inside D can hide them; Keras layers after us need them).
     dummy_y = tf.zeros([1], tf.int32) if project else None
@@ -254,7 +259,7 @@ def discriminator_module(discriminator, metadata: dict, assets: dict):
         images = check_shape(images, [None, *shape], x_msg)
         images = check_range(images, -RANGE_SLACK, 1.0 + RANGE_SLACK, x_msg)
         if project:
-            labels = check_labels(labels, tf.shape(images)[0], num_classes, y_msg)
+            labels = check_labels(labels, tf.shape(images)[0], num_classes, y_msg, lowest)
         out = encoder_outputs(discriminator, images, labels if project else None, training)
         return {k: tf.ensure_shape(v, [None, *dims[k]]) for k, v in out.items()}
 

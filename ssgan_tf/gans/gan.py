@@ -41,6 +41,9 @@ the step):
 - TTUR (Heusel et al. 2017): `g_lr` and `d_lr`.
 - Minibatch discrimination / minibatch stddev live in the discriminator
   (`<arch>.Discriminator.minibatch`, layers/minibatch.py).
+
+S3GAN (gans/s3gan.py): with a discriminator class head, L_D gets `class_loss_weight` x the class
+head's cross-entropy on the labelled real images (label -1 = unlabelled).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ import tensorflow as tf
 
 from ssgan_tf import losses as losses_lib
 from ssgan_tf import penalties as penalties_lib
+from ssgan_tf.gans.s3gan import class_loss_terms
 from ssgan_tf.gans.ssgan import RotationTask, rotation_labels, with_rotations
 from ssgan_tf.gans.tricks import (UNROLLED_OPTIMIZERS, ReplayBuffer, ShadowGenerator,
                                   VariableDict, unrolled_weights)
@@ -92,7 +96,8 @@ class GAN(keras.Model):
                  swap_every: int = 0, swap_duration: int = 1,
                  unrolled_steps: int = 0, unrolled_optimizer: str = "adam",
                  historical_weight_d: float = 0.0, historical_weight_g: float = 0.0,
-                 historical_decay: float | None = None, **kwargs):
+                 historical_decay: float | None = None, class_loss_weight: float = 1.0,
+                 **kwargs):
         super().__init__(**kwargs)
         if z_distribution not in Z_DISTRIBUTIONS:
             raise ValueError(f"GAN.z_distribution={z_distribution!r}; expected one of "
@@ -106,6 +111,9 @@ class GAN(keras.Model):
         self.disc_iters = int(disc_iters)
         self.z_distribution = z_distribution
         self.seed = int(seed)
+        if class_loss_weight < 0:
+            raise ValueError(f"GAN.class_loss_weight={class_loss_weight} must be >= 0.")
+        self.class_loss_weight = float(class_loss_weight)
         self.g_optimizer = keras.optimizers.Adam(g_lr, beta1, beta2, adam_epsilon,
                                                  name="g_adam")
         self.d_optimizer = keras.optimizers.Adam(d_lr if d_lr is not None else g_lr, beta1,
@@ -184,6 +192,11 @@ class GAN(keras.Model):
         """Generator updates done (the reference's `global_step`); checkpointed with G's Adam."""
         return self.g_optimizer.iterations
 
+    @property
+    def has_class_head(self) -> bool:
+        """True for S3GAN: the discriminator predicts classes (and is trained to)."""
+        return getattr(self.discriminator, "class_head", None) is not None
+
     def inference_generator(self):
         """The generator used for samples, evaluation and export (the EMA copy when enabled)."""
         return self.ema_generator if self.ema_generator is not None else self.generator
@@ -197,6 +210,8 @@ class GAN(keras.Model):
         if self.rotation.enabled:
             keys += ["d_rotation_loss", "d_rotation_accuracy", "g_rotation_loss",
                      "g_rotation_accuracy"]
+        if self.has_class_head:
+            keys += ["d_class_loss", "d_class_accuracy", "labelled_fraction"]
         if self.penalty_fn is not None:
             keys.append("d_penalty")
         if self.historical_weight_d:
@@ -325,8 +340,9 @@ class GAN(keras.Model):
             y = tf.concat([self._rotated_labels(real_y, n), self._rotated_labels(fake_y, n)], 0)
         return x, y
 
-    def _d_objective(self, out, b: int, n: int):
-        """L_D's GAN and rotation terms from one D call on `_d_inputs(...)`, and their logs."""
+    def _d_objective(self, out, b: int, n: int, real_y=None):
+        """L_D's GAN, rotation and (S3GAN) class terms from one D call on `_d_inputs(...)`, and
+        their logs."""
         half = b + 3 * n
         terms = self.loss_fn(out["logits"][:b], out["logits"][half:half + b])
         loss_real = self._average(terms.d_real, b)
@@ -337,6 +353,10 @@ class GAN(keras.Model):
             rot_loss, rot_acc = self._rotation_terms(out["rotation_logits"][half - 4 * n:half], n)
             loss += self.rotation.weight_d * rot_loss
             logs.update(d_rotation_loss=rot_loss, d_rotation_accuracy=rot_acc)
+        if self.has_class_head and real_y is not None:
+            class_logs = class_loss_terms(out["class_logits"][:b], real_y, b * _num_replicas())
+            loss += self.class_loss_weight * class_logs["d_class_loss"]
+            logs.update(class_logs)
         return loss, logs
 
     def penalty(self, real, fake, real_y=None, substep: int = 0) -> tf.Tensor:
@@ -356,7 +376,7 @@ class GAN(keras.Model):
         x, y = self._d_inputs(real, fake, real_y, fake_y, n)
         with tf.GradientTape() as tape:
             out = self.discriminator(x, y, training=True)
-            loss, logs = self._d_objective(out, b, n)
+            loss, logs = self._d_objective(out, b, n, real_y)
             if self.penalty_fn is not None:
                 penalty = self.penalty(real, fake, real_y, substep)
                 loss += self._gan_weight * self.penalty_weight * penalty
@@ -406,7 +426,7 @@ class GAN(keras.Model):
         n = self._rotations_per_replica(b)
         x, y = self._d_inputs(real, fake, real_y, fake_y, n)
         return unrolled_weights(self.discriminator, self.d_optimizer, x, y,
-                                lambda out: self._d_objective(out, b, n)[0],
+                                lambda out: self._d_objective(out, b, n, real_y)[0],
                                 self.unrolled_steps, self.unrolled_optimizer, _num_replicas())
 
     def unrolled_generator_loss(self, fake, fake_y=None, real=None, real_y=None) -> dict:
