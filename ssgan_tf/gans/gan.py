@@ -118,6 +118,13 @@ class GAN(keras.Model):
                                                  name="g_adam")
         self.d_optimizer = keras.optimizers.Adam(d_lr if d_lr is not None else g_lr, beta1,
                                                  beta2, adam_epsilon, name="d_adam")
+        if keras.mixed_precision.global_policy().name == "mixed_float16":
+            # float16 gradients underflow: dynamic loss scaling; a step with non-finite scaled
+            # gradients is skipped (the step counter does not advance) and the scale halves.
+            self.g_optimizer = keras.optimizers.LossScaleOptimizer(self.g_optimizer,
+                                                                   name="g_loss_scale")
+            self.d_optimizer = keras.optimizers.LossScaleOptimizer(self.d_optimizer,
+                                                                   name="d_loss_scale")
         self._configure_tricks(penalty_fn, penalty_weight, g_ema_decay, ema_start_step,
                                replay_buffer_size, replay_fraction, swap_every, swap_duration,
                                unrolled_steps, unrolled_optimizer, historical_weight_d,
@@ -385,8 +392,10 @@ class GAN(keras.Model):
                 historical = self.d_history.penalty() / _num_replicas()
                 loss += self.historical_weight_d * historical
                 logs["d_historical"] = historical
+            scaled_loss = self.d_optimizer.scale_loss(loss)  # x loss scale (float16 only)
         variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        gradients = tape.gradient(scaled_loss, variables)
+        self.d_optimizer.apply_gradients(zip(gradients, variables))
         if self.d_history is not None:
             self.d_history.update(_read(self.d_optimizer.iterations) + 1)
         logs["d_loss"] = loss
@@ -512,9 +521,10 @@ class GAN(keras.Model):
                 historical = self.g_history.penalty() / _num_replicas()
                 g_logs["g_loss"] += self.historical_weight_g * historical
                 g_logs["g_historical"] = historical
+            scaled_loss = self.g_optimizer.scale_loss(g_logs["g_loss"])
         variables = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(
-            zip(g_tape.gradient(g_logs["g_loss"], variables), variables))
+        gradients = g_tape.gradient(scaled_loss, variables)
+        self.g_optimizer.apply_gradients(zip(gradients, variables))
         self._after_generator_update()
         logs = {k: tf.add_n([d[k] for d in d_logs]) / self.disc_iters for k in d_logs[0]}
         logs.update(g_logs)
