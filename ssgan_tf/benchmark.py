@@ -1,14 +1,22 @@
 """Throughput benchmark.
 
     python -m ssgan_tf.benchmark --gin_file=F --precision=float32|mixed_bfloat16 --steps=N
-        --output=bench.json [--gin_param=...] [--mirrored_devices=2]
+        --output=bench.json [--gin_param=...] [--mirrored_devices=2] [--compare_rotation]
+        [--multi_worker_processes=2] [--inception=fid_inception_v3_2015_12_05_weights.npz]
 
 Times steady-state training steps (warm-up excluded, median of N single-step calls of the same
 compiled loop the trainer uses), counts the FLOPs of one step from the traced graph (TensorFlow's
 graph profiler: every Conv2D, its two backprops and every MatMul of the D and G updates, spectral
 norm included), and measures the machine's peak for the same precision with its own matmul and
 convolution micro-benchmarks, hence `peak_fraction`. Also measures the input pipeline alone and
-generator sampling. Prints one human line and writes a flat JSON dict.
+generator sampling (and, with --inception, Inception feature extraction for FID/IS).
+Scaling and costs, each measured in the same run:
+- `--compare_rotation`: the same step without the rotation task -> `rotation_cost_ratio`
+  (s/step with rotation / s/step without);
+- `--mirrored_devices=2`: MirroredStrategy over 2 logical CPU devices on the same cores;
+- `--multi_worker_processes=2`: the benchmark re-run as 2 MultiWorkerMirroredStrategy processes
+  on loopback ports (same global batch) -> `multi_worker_img_per_s` and its ratio to one process.
+Prints one human line and writes a flat JSON dict.
 """
 
 from __future__ import annotations
@@ -30,6 +38,14 @@ flags.DEFINE_integer("batch_size", None, "Overrides train.batch_size.")
 flags.DEFINE_integer("mirrored_devices", 0,
                      "If > 1: also time MirroredStrategy on this many logical CPU devices.")
 flags.DEFINE_bool("jit_compile", False, "Compile the step with XLA.")
+flags.DEFINE_bool("compare_rotation", False,
+                  "Also time the step with RotationTask.mode='none' (rotation_cost_ratio).")
+flags.DEFINE_integer("multi_worker_processes", 0,
+                     "If > 1: also time that many MultiWorkerMirroredStrategy processes.")
+flags.DEFINE_string("inception", None, "FID Inception weights (.npz/.pb): time feature "
+                    "extraction (eval_inception_img_per_s).")
+flags.DEFINE_enum("strategy", "default", ["default", "multi_worker"],
+                  "Internal: the strategy of this process (multi_worker children).")
 flags.DEFINE_string("output", None, "JSON output path.")
 FLAGS = flags.FLAGS
 
@@ -101,6 +117,8 @@ def benchmark(precision: str, steps: int, warmup: int, jit_compile: bool = False
     from ssgan_tf.data import get_dataset, train_dataset
     from ssgan_tf.train import build_model, make_train_loop, set_precision
 
+    # Multi-worker collectives must be configured before any other TF op runs.
+    strategy = distribute.make_strategy(strategy_name)
     set_precision(precision)
     keras.utils.set_random_seed(0)
     dataset = gin.query_parameter("train.dataset") if _bound("train.dataset") else "digits"
@@ -115,7 +133,6 @@ def benchmark(precision: str, steps: int, warmup: int, jit_compile: bool = False
         shape = get_dataset("synthetic").image_shape
         spec = get_dataset("synthetic", resolution=resolution or shape[0])
         dataset = f"synthetic (stand-in for {dataset})"
-    strategy = distribute.make_strategy(strategy_name)
     with strategy.scope():
         model, _ = build_model(spec, architecture, 128, False, 0, precision)
         model.rotation.images_per_replica(batch_size, strategy.num_replicas_in_sync)
@@ -155,6 +172,62 @@ def benchmark(precision: str, steps: int, warmup: int, jit_compile: bool = False
     return result
 
 
+def measure_inception(path: str, batch: int = 64, repeats: int = 3) -> float:
+    """img/s of FID Inception feature extraction (32x32 inputs resized to 299, as evaluation)."""
+    import numpy as np
+
+    from ssgan_tf.metrics.inception import load_inception_extractor
+
+    extractor = load_inception_extractor(path, batch_size=batch)
+    images = np.random.RandomState(0).randint(0, 256, [batch, 32, 32, 3]).astype(np.uint8)
+    extractor(images)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        extractor(images)
+    return repeats * batch / (time.perf_counter() - start)
+
+
+def run_multi_worker(processes: int, argv: list[str], timeout: float = 1800) -> dict:
+    """Re-runs this benchmark as `processes` MultiWorkerMirroredStrategy workers on loopback;
+    returns the chief's JSON (same gin config and global batch)."""
+    import socket
+    import subprocess
+    import tempfile
+
+    socks = [socket.socket() for _ in range(processes)]
+    for sock in socks:
+        sock.bind(("127.0.0.1", 0))
+    cluster = {"worker": [f"127.0.0.1:{sock.getsockname()[1]}" for sock in socks]}
+    for sock in socks:
+        sock.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        procs = []
+        for index in range(processes):
+            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker",
+                                                                 "index": index}})
+            out = os.path.join(tmp, f"worker{index}.json")
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "ssgan_tf.benchmark", *argv, "--strategy=multi_worker",
+                 f"--output={out}"], env=dict(os.environ, TF_CONFIG=tf_config),
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        errors = [p.communicate(timeout=timeout)[1] for p in procs]
+        if any(p.returncode for p in procs):
+            raise RuntimeError("multi-worker benchmark failed:\n" + errors[0][-2000:])
+        with open(os.path.join(tmp, "worker0.json")) as f:
+            return json.load(f)
+
+
+def _child_argv() -> list[str]:
+    """This run's flags for the multi-worker children (no nested scaling runs, no outputs)."""
+    args = [f"--gin_file={f}" for f in FLAGS.gin_file]
+    args += [f"--gin_param={p}" for p in FLAGS.gin_param]
+    args += [f"--precision={FLAGS.precision}", f"--steps={FLAGS.steps}",
+             f"--warmup={FLAGS.warmup}", f"--jit_compile={FLAGS.jit_compile}"]
+    if FLAGS.batch_size:
+        args.append(f"--batch_size={FLAGS.batch_size}")
+    return args
+
+
 def _bound(name: str) -> bool:
     import gin
 
@@ -173,6 +246,8 @@ def main(argv) -> None:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.mirrored_devices)
+    import gin
+
     from ssgan_tf.train import parse_config
 
     try:
@@ -180,29 +255,68 @@ def main(argv) -> None:
         if FLAGS.batch_size:
             params.append(f"train.batch_size = {FLAGS.batch_size}")
         parse_config(FLAGS.gin_file, params)
+        if FLAGS.strategy == "multi_worker":  # a child of --multi_worker_processes
+            result = benchmark(FLAGS.precision, FLAGS.steps, FLAGS.warmup, FLAGS.jit_compile,
+                               strategy_name="multi_worker")
+            with open(FLAGS.output, "w") as f:
+                json.dump(result, f)
+            return
         result = benchmark(FLAGS.precision, FLAGS.steps, FLAGS.warmup, FLAGS.jit_compile)
         peaks = measure_peak_gflops(FLAGS.precision)
         result.update({f"peak_{k}_gflops": v for k, v in peaks.items()})
         result["peak_gflops"] = max(peaks.values())
         result["peak_fraction"] = result["achieved_gflops"] / result["peak_gflops"]
+        result["conv_peak_fraction"] = result["achieved_gflops"] / peaks["conv"]
+        result["pipeline_vs_step"] = result["pipeline_img_per_s"] / result["img_per_s"]
+        if FLAGS.compare_rotation:
+            gin.clear_config()
+            parse_config(FLAGS.gin_file, params + ["RotationTask.mode = 'none'"])
+            plain = benchmark(FLAGS.precision, FLAGS.steps, FLAGS.warmup, FLAGS.jit_compile)
+            gin.clear_config()
+            parse_config(FLAGS.gin_file, params)  # back to the configured rotation task
+            result["plain_gan_step_s"] = plain["step_s"]
+            result["rotation_cost_ratio"] = result["step_s"] / plain["step_s"]
         if FLAGS.mirrored_devices > 1:
             mirrored = benchmark(FLAGS.precision, FLAGS.steps, FLAGS.warmup, FLAGS.jit_compile,
                                  strategy_name="mirrored")
             result["mirrored_img_per_s"] = mirrored["img_per_s"]
             result["mirrored_replicas"] = mirrored["replicas"]
             result["mirrored_speedup"] = mirrored["img_per_s"] / result["img_per_s"]
-    except (ValueError, FileNotFoundError) as e:
+        if FLAGS.multi_worker_processes > 1:
+            workers = run_multi_worker(FLAGS.multi_worker_processes, _child_argv())
+            result["multi_worker_processes"] = FLAGS.multi_worker_processes
+            result["multi_worker_img_per_s"] = workers["img_per_s"]
+            result["multi_worker_speedup"] = workers["img_per_s"] / result["img_per_s"]
+        if FLAGS.inception:
+            result["eval_inception_img_per_s"] = measure_inception(FLAGS.inception)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
         sys.exit(f"error: {e}")
-    print(f"{result['architecture']} {result['precision']} batch {result['batch_size']}: "
-          f"{result['img_per_s']:.1f} img/s, {result['step_s']:.3f} s/step, "
-          f"{result['achieved_gflops']:.0f} GFLOP/s = {100 * result['peak_fraction']:.0f}% of "
-          f"measured peak {result['peak_gflops']:.0f}; pipeline "
-          f"{result['pipeline_img_per_s']:.0f} img/s; sampling {result['sample_img_per_s']:.0f} "
-          "img/s")
+    print(summary_line(result))
     if FLAGS.output:
         os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
         with open(FLAGS.output, "w") as f:
             json.dump(result, f, indent=2, sort_keys=True)
+
+
+def summary_line(result: dict) -> str:
+    """The one-line human summary of a benchmark result."""
+    line = (f"{result['architecture']} {result['precision']} batch {result['batch_size']}: "
+            f"{result['img_per_s']:.1f} img/s, {result['step_s']:.3f} s/step, "
+            f"{result['achieved_gflops']:.0f} GFLOP/s = {100 * result['peak_fraction']:.0f}% of "
+            f"measured peak {result['peak_gflops']:.0f} ({100 * result['conv_peak_fraction']:.0f}%"
+            f" of the conv peak); pipeline {result['pipeline_img_per_s']:.0f} img/s "
+            f"({result['pipeline_vs_step']:.0f}x the step); sampling "
+            f"{result['sample_img_per_s']:.0f} img/s")
+    if "rotation_cost_ratio" in result:
+        line += f"; rotation costs {result['rotation_cost_ratio']:.2f}x the plain GAN step"
+    if "mirrored_speedup" in result:
+        line += f"; mirrored x{result['mirrored_replicas']}: {result['mirrored_speedup']:.2f}x"
+    if "multi_worker_speedup" in result:
+        line += (f"; {result['multi_worker_processes']} workers: "
+                 f"{result['multi_worker_speedup']:.2f}x")
+    if "eval_inception_img_per_s" in result:
+        line += f"; Inception features {result['eval_inception_img_per_s']:.0f} img/s"
+    return line
 
 
 if __name__ == "__main__":
