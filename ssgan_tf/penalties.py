@@ -47,7 +47,7 @@ SLOPE_EPSILON = 1e-4  # compare_gan: slopes = sqrt(1e-4 + sum(grad^2))
 
 def _per_example_uniform(key, batch: int, replica_id=0, num_replicas: int = 1) -> tf.Tensor:
     """U[0, 1) per example of this replica: the global batch's draw, sliced (replica invariant)."""
-    u = tf.random.stateless_uniform([batch * num_replicas], key)
+    u = tf.random.stateless_uniform([batch * num_replicas], key, alg="philox")
     start = tf.cast(replica_id, tf.int32) * batch
     return u[start:start + batch]
 
@@ -71,7 +71,7 @@ def dragan_perturbed(real, key, replica_id=0, num_replicas: int = 1):
     mean = stats[0] / stats[2]
     std = tf.stop_gradient(tf.sqrt(tf.maximum(stats[1] / stats[2] - tf.square(mean), 0.0)))
     replica_key = tf.random.experimental.stateless_fold_in(key, tf.cast(replica_id, tf.int32))
-    noise = tf.random.stateless_uniform(tf.shape(real), replica_key)
+    noise = tf.random.stateless_uniform(tf.shape(real), replica_key, alg="philox")
     return tf.clip_by_value(real + std * (noise - 0.5), 0.0, 1.0), std
 
 

@@ -60,6 +60,9 @@ from ssgan_tf.gans.tricks import (UNROLLED_OPTIMIZERS, ReplayBuffer, ShadowGener
                                   VariableDict, unrolled_weights)
 
 Z_DISTRIBUTIONS = ("uniform", "normal")
+# Stateless draws in the step use Philox explicitly: the default ("auto_select") picks another
+# generator under XLA, so a TPU / jit_compile run would see another z stream than CPU/GPU.
+RNG_ALG = "philox"
 # Salts of the stateless RNG keys (z uses 0, fake labels 7919).
 _PENALTY_SALT = 104729
 _REPLAY_MASK_SALT = 130363
@@ -306,9 +309,10 @@ class GAN(keras.Model):
     def sample_z(self, n, substep=0, step=None) -> tf.Tensor:
         """Stateless z keyed by (seed, step, D sub-step); each replica takes its own rows."""
         if self.z_distribution == "uniform":
-            draw = lambda m, key: tf.random.stateless_uniform([m, self.z_dim], key, -1.0, 1.0)
+            draw = lambda m, key: tf.random.stateless_uniform([m, self.z_dim], key, -1.0, 1.0,
+                                                              alg=RNG_ALG)
         else:
-            draw = lambda m, key: tf.random.stateless_normal([m, self.z_dim], key)
+            draw = lambda m, key: tf.random.stateless_normal([m, self.z_dim], key, alg=RNG_ALG)
         return self._replica_rows(draw, n, substep, step, salt=0)
 
     def sample_labels(self, n, substep=0, step=None):
@@ -316,7 +320,7 @@ class GAN(keras.Model):
         if not self.num_classes:
             return None
         draw = lambda m, key: tf.random.stateless_uniform([m], key, 0, self.num_classes,
-                                                          dtype=tf.int32)
+                                                          dtype=tf.int32, alg=RNG_ALG)
         return self._replica_rows(draw, n, substep, step, salt=7919)
 
     # ------------------------------------------------------------------------------ the step

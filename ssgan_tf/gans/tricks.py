@@ -213,11 +213,11 @@ class ReplayBuffer:
         """(mask [global_batch] bool, indices [global_batch] int64): which examples of the global
         batch are replaced and by which stored image (valid only where mask is True)."""
         k = self.num_replaced(global_batch)
-        u = tf.random.stateless_uniform([global_batch], key_mask)
+        u = tf.random.stateless_uniform([global_batch], key_mask, alg="philox")
         ranks = tf.argsort(tf.argsort(u))
         mask = ranks < k
         filled = tf.maximum(tf.minimum(_read(self.count), self.size), 1)
-        v = tf.random.stateless_uniform([global_batch], key_index)
+        v = tf.random.stateless_uniform([global_batch], key_index, alg="philox")
         indices = tf.minimum(tf.cast(tf.floor(v * tf.cast(filled, tf.float32)), tf.int64),
                              filled - 1)
         return mask, indices
