@@ -12,6 +12,7 @@ same stream).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -123,7 +124,7 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
           sample_every: int = 500, save_every: int = 500, keep_checkpoints: int = 3,
           seed: int = 0, deterministic: bool = False, nan_policy: str = "stop",
           max_nan_restores: int = 3, export_at_end: bool = False, hooks=(),
-          print_fn=print) -> dict:
+          jit_compile: bool = False, print_fn=print) -> dict:
     """Trains (or resumes) a GAN in `model_dir`; returns the final summary dict.
 
     `batch_size` is global (all replicas) and counts the real images of one D step.
@@ -138,6 +139,10 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
     non-finite. `export_at_end` writes `model_dir/export/{generator,discriminator}` (chief only).
     `hooks`: periodic evaluations (`callbacks.TrainHook`, e.g. `[@LinearProbeHook()]`), run every
     `hook.every` steps and at the last step; their scalars go to TensorBoard and summary.json.
+    `jit_compile` compiles the per-replica step with XLA (required on TPU; measured on CPU/GPU).
+    SIGTERM/SIGINT: the current chunk finishes, a checkpoint is saved, the summary says
+    `stopped_by_signal`. With `strategy='multi_worker'` a signal to any one worker stops every
+    worker at the same step after a common save (`distribute.ClusterPreemption`).
     """
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"train.nan_policy={nan_policy!r}; expected one of {NAN_POLICIES}.")
@@ -189,7 +194,7 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
         restore.write_model_info(model_dir, info)
 
     images_per_step = batch_size * model.disc_iters
-    run_steps = make_train_loop(model, strategy_obj)
+    run_steps = make_train_loop(model, strategy_obj, jit_compile=jit_compile)
 
     def make_iterator(first_step: int):
         def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -212,13 +217,35 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
     if step == 0 and chief:
         sampler(0)
     progress(step, logs)
+
+    def save(at_step: int) -> None:
+        if not faults.all_finite(model.generator.weights + model.discriminator.weights
+                                 + model.inference_generator().weights):
+            raise FloatingPointError(
+                f"Weights became non-finite by step {at_step}; not saving. The last good "
+                f"checkpoint ({manager.latest_checkpoint}) is untouched.")
+        if manager.latest_checkpoint != os.path.join(manager.directory, f"ckpt-{at_step}"):
+            faults.save_checkpoint(manager, checkpoint, at_step)
+
     with faults.StopSignals() as stop:
-        while step < num_steps and stop.received is None:
+        # Several workers must stop together (a lone worker would leave the others blocked in
+        # a collective): TF's PreemptionCheckpointHandler agrees on the step. One process
+        # (default / mirrored / tpu) just stops at the end of the current chunk.
+        cluster = (distribute.ClusterPreemption(strategy_obj, write_dir,
+                                                lambda: save(model.current_step()), stop)
+                   if distribute.num_workers(strategy_obj) > 1 else None)
+        if cluster is not None and not cluster.active:
+            print_fn("WARNING: TF's PreemptionCheckpointHandler does not watch SIGTERM on this "
+                     "platform (on GCP it watches maintenance events on GPU VMs and does nothing "
+                     "on CPU VMs): a preempted run resumes from the last periodic checkpoint "
+                     "(train.save_every).")
+        while step < num_steps and (stop.received is None or cluster is not None):
             everies = [log_every, sample_every, save_every] + [h.every for h in hooks if h.every]
             boundaries = [num_steps] + [(step // every + 1) * every for every in everies]
             n = min(min(boundaries) - step, steps_per_loop)
             logs = {k: float(v) for k, v in run_steps(iterator, tf.constant(n, tf.int64)).items()}
             step = model.current_step()
+            faults.maybe_inject_signal(step)
             if not all(np.isfinite(v) for v in logs.values()):
                 nan_restores += 1
                 last_good = read_manager.latest_checkpoint or manager.latest_checkpoint
@@ -233,7 +260,7 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
                 print_fn(f"WARNING: non-finite loss ({detail}); restored {last_good} (step "
                          f"{step}), retry {nan_restores}/{max_nan_restores} with other z.")
                 model.seed += 1_000_003  # other z for the retried steps
-                run_steps = make_train_loop(model, strategy_obj)
+                run_steps = make_train_loop(model, strategy_obj, jit_compile=jit_compile)
                 iterator = make_iterator(step)
                 continue
             nan_restores = 0
@@ -251,13 +278,12 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
             if hooks:
                 hook_results.update(callbacks.run_hooks(hooks, step, hook_context,
                                                         force=step == num_steps))
-            if step % save_every == 0 or step == num_steps or stop.received is not None:
-                if not faults.all_finite(model.generator.weights + model.discriminator.weights
-                                         + model.inference_generator().weights):
-                    raise FloatingPointError(
-                        f"Weights became non-finite by step {step}; not saving. The last good "
-                        f"checkpoint ({manager.latest_checkpoint}) is untouched.")
-                faults.save_checkpoint(manager, checkpoint, step)
+            if (step % save_every == 0 or step == num_steps
+                    or (stop.received is not None and cluster is None)):
+                save(step)
+            if cluster is not None and step < num_steps and cluster.save_if_preempted():
+                stop.received = stop.received or signal.SIGTERM  # a peer was preempted
+                break
 
     elapsed = time.time() - start_time
     summary = {"step": step, "num_steps": num_steps, "steps_this_run": step - start_step,
@@ -299,6 +325,8 @@ def define_flags() -> None:
     flags.DEFINE_multi_string("gin_param", [], "Gin bindings, e.g. 'train.num_steps=20'.")
     flags.DEFINE_string("model_dir", None, "Directory for checkpoints, samples and logs.")
     flags.DEFINE_integer("seed", None, "Overrides train.seed and turns on op determinism.")
+    flags.DEFINE_string("tpu", None, "Cloud TPU name, 'local' (TPU VM) or grpc://HOST:PORT; sets "
+                        "train.tpu and train.strategy='tpu'.")
 
 
 def resolve_gin_file(path: str) -> str:
@@ -322,6 +350,8 @@ def main(argv) -> None:
         params = list(FLAGS.gin_param)
         if FLAGS.seed is not None:
             params += [f"train.seed = {FLAGS.seed}", "train.deterministic = True"]
+        if FLAGS.tpu is not None:
+            params += [f"train.tpu = {FLAGS.tpu!r}", "train.strategy = 'tpu'"]
         parse_config(FLAGS.gin_file, params)
         summary = train(FLAGS.model_dir)
     except (ValueError, FileNotFoundError, FloatingPointError, TypeError) as e:

@@ -90,8 +90,8 @@ def poison_after(calls: int, monkeypatch):
     made = train_module.make_train_loop
     counter = {"n": 0}
 
-    def make(model, strategy):
-        run_steps = made(model, strategy)
+    def make(model, strategy, **kwargs):
+        run_steps = made(model, strategy, **kwargs)
 
         def poisoned(iterator, n):
             counter["n"] += 1
@@ -154,6 +154,23 @@ def test_sigterm_saves_and_exits_cleanly(tmp_path):
     stopped_at = int(out.split("stopped by signal 15 at step ")[1].split(";")[0])
     latest = open(tmp_path / "checkpoints" / "checkpoint").read().splitlines()[0]
     assert latest.endswith(f'ckpt-{stopped_at}"')
+
+
+@pytest.mark.slow  # two runs; the fast suite already covers SIGTERM from outside
+def test_sigterm_at_a_step_saves_that_step_and_resume_continues(tmp_path, monkeypatch):
+    # In-process and deterministic: the fault hook signals right after the chunk ending at 3.
+    monkeypatch.setenv("SSGAN_TF_FAULT", "sigterm_at:3")
+    chunks = ["train.steps_per_loop = 1", "train.log_every = 1", "train.save_every = 100"]
+    summary, lines = run(tmp_path, 6, extra=chunks)
+    assert summary["stopped_by_signal"] == signal.SIGTERM and summary["step"] == 3
+    assert any(line.startswith("stopped by signal 15 at step 3;") for line in lines)
+    latest = open(tmp_path / "checkpoints" / "checkpoint").read().splitlines()[0]
+    assert latest.endswith('ckpt-3"')  # not a periodic save step: the signal's save
+    monkeypatch.delenv("SSGAN_TF_FAULT")
+    summary, lines = run(tmp_path, 6, extra=chunks)
+    assert any("at step 3." in line for line in lines if line.startswith("Resumed"))
+    assert summary["step"] == 6 and summary["steps_this_run"] == 3
+    assert summary["stopped_by_signal"] == 0
 
 
 def test_enabling_a_trick_on_resume_starts_its_state_from_the_networks(tmp_path):
