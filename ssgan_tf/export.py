@@ -244,26 +244,16 @@ def _flag_values():
 
 def run_cli(argv: list[str]) -> int:
     """`python -m ssgan_tf.export ...`: 0 on success, 1 with a one-paragraph message on stderr."""
-    from absl import flags
+    from ssgan_tf.cli import run_flag_cli
 
-    fv = _flag_values()
-    if any(a in ("-h", "--help", "--helpfull") for a in argv[1:]):
-        print(__doc__ + "\nflags:\n" + fv.get_help(include_special_flags=False))
-        return 0
-    try:
-        rest = fv(argv)
-        if len(rest) > 1:
-            raise ExportError(f"unexpected arguments {rest[1:]}; flags are --model_dir, "
-                              "--export_dir, --checkpoint, --overwrite.")
+    def action(fv) -> None:
         paths = export_from_model_dir(fv.model_dir, fv.export_dir, fv.checkpoint, fv.overwrite)
-    except (ExportError, FileNotFoundError, flags.Error) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(f"exported {fv.model_dir}: generator {paths['generator']} (signatures "
-          f"serving_default, sample), discriminator {paths['discriminator']} (serving_default);"
-          " load with hub.load(path), hub.KerasLayer(path) or keras.layers.TFSMLayer(path, "
-          "call_endpoint='serving_default').")
-    return 0
+        print(f"exported {fv.model_dir}: generator {paths['generator']} (signatures "
+              f"serving_default, sample), discriminator {paths['discriminator']} "
+              "(serving_default); load with hub.load(path), hub.KerasLayer(path) or "
+              "keras.layers.TFSMLayer(path, call_endpoint='serving_default').")
+
+    return run_flag_cli(argv, __doc__, _flag_values(), action, (ExportError, FileNotFoundError))
 
 
 if __name__ == "__main__":

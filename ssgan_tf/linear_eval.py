@@ -160,26 +160,17 @@ def _flag_values():
 
 def run_cli(argv: list[str]) -> int:
     """`python -m ssgan_tf.linear_eval ...`: 0 on success, 1 with a one-paragraph message."""
-    from absl import flags
+    from ssgan_tf.cli import run_flag_cli
 
-    fv = _flag_values()
-    if any(a in ("-h", "--help", "--helpfull") for a in argv[1:]):
-        print(__doc__ + "\nflags:\n" + fv.get_help(include_special_flags=False))
-        return 0
-    try:
-        rest = fv(argv)
-        if len(rest) > 1:
-            raise LinearEvalError(f"unexpected arguments {rest[1:]} (see --help).")
+    def action(fv) -> None:
         linear_eval(module=fv.module, model_dir=fv.model_dir, checkpoint=fv.checkpoint,
                     dataset=fv.dataset, data_dir=fv.data_dir, resolution=fv.resolution,
                     split=fv.split, test_split=fv.test_split, batch_size=fv.batch_size,
                     max_train_examples=fv.max_train_examples,
                     max_test_examples=fv.max_test_examples, val_fraction=fv.val_fraction,
                     seed=fv.seed, strategy=fv.strategy, output=fv.output)
-    except (ValueError, FileNotFoundError, flags.Error) as e:  # incl. LinearEvalError
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_flag_cli(argv, __doc__, _flag_values(), action, (FileNotFoundError,))
 
 
 if __name__ == "__main__":
