@@ -56,6 +56,21 @@ def test_conditional_batch_norm_against_numpy():
         BatchNorm("conditional_batch_norm")(x, training=True)
 
 
+def test_conditional_batch_norm_gain_offset_from_gin():
+    """`conditional_batch_norm.gain_offset = 1`: gains start at 1 (BigGAN-style), not at 0."""
+    import gin
+
+    x, y = _x([5, 3, 3, 4]), np.eye(3, dtype=np.float32)[[0, 1, 2, 1, 0]]
+    with gin.unlock_config():
+        gin.bind_parameter("conditional_batch_norm.gain_offset", 1.0)
+    bn = BatchNorm("conditional_batch_norm")
+    out = bn(x, y=y, training=True).numpy()
+    wg, wb = bn.gamma_fc.kernel.numpy(), bn.beta_fc.kernel.numpy()
+    expected = (_np_standardize(x, (0, 1, 2)) * (1.0 + y @ wg)[:, None, None]
+                + (y @ wb)[:, None, None])
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
 def test_self_modulated_batch_norm_against_numpy():
     x, z = _x([4, 2, 2, 5]), _x([4, 7], seed=1)
     bn = BatchNorm("self_modulated_batch_norm", sbn_hidden=32)

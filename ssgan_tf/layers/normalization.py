@@ -27,6 +27,7 @@ prepended to every generator call; see `ReferenceBatchMixin.set_reference_batch`
 
 from __future__ import annotations
 
+import gin
 import keras
 import tensorflow as tf
 
@@ -88,8 +89,19 @@ def layer_standardize(x: tf.Tensor, epsilon: float = LAYER_NORM_EPSILON) -> tf.T
     return tf.cast((xf - mean) * tf.math.rsqrt(var + epsilon), x.dtype)
 
 
+@gin.configurable(module="ssgan_tf.layers")
+def conditional_batch_norm(gain_offset: float = 0.0) -> float:
+    """Conditional BN's gain is `gain_offset + linear(y)` (gin
+    `conditional_batch_norm.gain_offset`). The reference uses 0: gamma = linear(y) starts near 0
+    (N(0, 0.02) weights, no bias). 1 (gains start at 1, as in BigGAN's paper and most CBN code)
+    keeps z's signal from being scaled away in small conditional generators."""
+    return float(gain_offset)
+
+
 class BatchNorm(keras.layers.Layer):
     """Normalization of a feature map, optionally conditioned on z or on a vector y.
+
+    `cbn_gain_offset`: see `conditional_batch_norm` (None: its gin-bound value, default 0).
 
     `kind` is one of NORMALIZATIONS. `call(x, z=None, y=None)` takes the latent z (sBN) and the
     conditioning vector y (conditional BN); the other kinds ignore both. `kernel_initializer`
@@ -100,8 +112,11 @@ class BatchNorm(keras.layers.Layer):
 
     def __init__(self, kind: str = "batch_norm", cross_replica: bool = False,
                  momentum: float = 0.9, epsilon: float = 1e-5, sbn_hidden: int = 32,
-                 spectral_norm: bool = False, kernel_initializer=None, **kwargs):
+                 spectral_norm: bool = False, kernel_initializer=None,
+                 cbn_gain_offset: float | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.cbn_gain_offset = (conditional_batch_norm() if cbn_gain_offset is None
+                                else float(cbn_gain_offset))
         if kind not in NORMALIZATIONS:
             raise ValueError(f"Unknown normalization {kind!r}; expected one of {NORMALIZATIONS}.")
         self.kind = kind
@@ -139,7 +154,10 @@ class BatchNorm(keras.layers.Layer):
             if y is None:
                 raise ValueError("conditional_batch_norm needs class labels: set the GAN to "
                                  "conditional (a dataset with labels and num_classes > 0).")
-            return self.gamma_fc(y, training=training), self.beta_fc(y, training=training)
+            gamma = self.gamma_fc(y, training=training)
+            if self.cbn_gain_offset:
+                gamma += self.cbn_gain_offset
+            return gamma, self.beta_fc(y, training=training)
         if z is None:
             raise ValueError("self_modulated_batch_norm needs z.")
         h = z
