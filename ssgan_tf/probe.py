@@ -173,16 +173,20 @@ def extract_features(encoder, dataset: tf.data.Dataset, batch_size: int = 256,
 
 # ----------------------------------------------------------------------------- classifier
 def _standardize(train: np.ndarray, *others: np.ndarray):
+    """Zero mean, unit variance per column. Only (numerically) constant columns are left
+    unscaled; the threshold is relative to the widest column, because the deep blocks of a
+    spectrally normalized D at initialization have activations ~1e-9 that still separate."""
     mean = train.mean(axis=0)
     std = train.std(axis=0)
-    std[std < 1e-8] = 1.0
-    return [(x - mean) / std for x in (train, *others)]
+    std[std <= 1e-6 * std.max(initial=0.0)] = np.inf if std.max(initial=0.0) > 0 else 1.0
+    return [np.nan_to_num((x - mean) / std) for x in (train, *others)]
 
 
-def _classifier(l2: float, n: int, warm_start: bool = False):
+def _classifier(l2: float, n: int, warm_start: bool = False, max_iter: int | None = None):
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=1.0 / (l2 * n), max_iter=MAX_ITER, warm_start=warm_start)
+    return LogisticRegression(C=1.0 / (l2 * n), max_iter=max_iter or MAX_ITER,
+                              warm_start=warm_start)
 
 
 def _fit(clf, x, y):
@@ -192,12 +196,12 @@ def _fit(clf, x, y):
     return clf
 
 
-def _fit_predict(x_fit, y_fit, x_eval, l2: float) -> np.ndarray:
+def _fit_predict(x_fit, y_fit, x_eval, l2: float, max_iter: int | None = None) -> np.ndarray:
     x_fit, x_eval = _standardize(x_fit.astype(np.float64), x_eval.astype(np.float64))
     classes = np.unique(y_fit)
     if len(classes) < 2:
         return np.full(len(x_eval), classes[0])
-    return _fit(_classifier(l2, len(x_fit)), x_fit, y_fit).predict(x_eval)
+    return _fit(_classifier(l2, len(x_fit), max_iter=max_iter), x_fit, y_fit).predict(x_eval)
 
 
 def validation_split(n: int, val_fraction: float = 0.2, seed: int = 0):
@@ -212,7 +216,8 @@ def validation_split(n: int, val_fraction: float = 0.2, seed: int = 0):
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def choose_l2(features, labels, l2_grid=L2_GRID, val_fraction: float = 0.2, seed: int = 0):
+def choose_l2(features, labels, l2_grid=L2_GRID, val_fraction: float = 0.2, seed: int = 0,
+              max_iter: int | None = None):
     """(l2, validation accuracy): the grid value with the best accuracy on a held-out part of the
     training features (ties go to the stronger regularization). The grid is walked from strong
     to weak regularization, each fit starting from the previous solution (same optimum, fewer
@@ -227,7 +232,7 @@ def choose_l2(features, labels, l2_grid=L2_GRID, val_fraction: float = 0.2, seed
     best = None
     for l2 in sorted(l2_grid, reverse=True):
         if clf is None:
-            clf = _classifier(l2, len(fit), warm_start=True)
+            clf = _classifier(l2, len(fit), warm_start=True, max_iter=max_iter)
         else:
             clf.set_params(C=1.0 / (l2 * len(fit)))
         acc = float(np.mean(_fit(clf, x_fit, y_fit).predict(x_val) == y_val))
@@ -248,12 +253,14 @@ def fit_linear_probe(train_feats, train_labels, test_feats, test_labels, l2_grid
 
 
 def probe_all(train: dict, train_labels, test: dict, test_labels, keys=None,
-              l2_grid=L2_GRID, val_fraction: float = 0.2, seed: int = 0) -> dict:
-    """Per feature name: {"accuracy", "l2", "val_accuracy", "dim"}."""
+              l2_grid=L2_GRID, val_fraction: float = 0.2, seed: int = 0,
+              max_iter: int | None = None) -> dict:
+    """Per feature name: {"accuracy", "l2", "val_accuracy", "dim"}. `max_iter` caps L-BFGS
+    (default MAX_ITER; the training hook uses fewer)."""
     results = {}
     for key in keys or probe_keys(train):
-        l2, val_acc = choose_l2(train[key], train_labels, l2_grid, val_fraction, seed)
-        predictions = _fit_predict(train[key], train_labels, test[key], l2)
+        l2, val_acc = choose_l2(train[key], train_labels, l2_grid, val_fraction, seed, max_iter)
+        predictions = _fit_predict(train[key], train_labels, test[key], l2, max_iter)
         results[key] = {"accuracy": float(np.mean(predictions == test_labels)), "l2": l2,
                         "val_accuracy": val_acc, "dim": int(train[key].shape[1])}
     return results
