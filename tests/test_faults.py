@@ -122,6 +122,7 @@ def test_nan_restore_policy_recovers(tmp_path, monkeypatch):
     assert all(np.all(np.isfinite(v)) for v in checkpoint_values(tmp_path).values())
 
 
+@pytest.mark.slow  # subprocess training + kill + resume: ~30 s
 def test_kill_during_checkpoint_write_then_resume_matches_uninterrupted(tmp_path):
     straight = cli(tmp_path / "straight", 6)
     assert straight.returncode == 0, straight.stdout + straight.stderr
@@ -181,6 +182,7 @@ def test_enabling_a_trick_on_resume_starts_its_state_from_the_networks(tmp_path)
     assert summary["step"] == 4
 
 
+@pytest.mark.slow  # subprocess training + kill + resume: ~30 s
 def test_kill_mid_training_then_resume_matches_uninterrupted(tmp_path):
     straight = cli(tmp_path / "straight", 8)
     assert straight.returncode == 0, straight.stdout + straight.stderr
