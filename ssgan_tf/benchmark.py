@@ -109,23 +109,19 @@ def time_steps(run_steps, iterator, steps: int, warmup: int) -> list[float]:
 def benchmark(precision: str, steps: int, warmup: int, jit_compile: bool = False,
               strategy_name: str = "default") -> dict:
     """Builds the gin-configured model and returns the measurements as a flat dict."""
-    import gin
     import keras
     import tensorflow as tf
 
     from ssgan_tf import distribute
     from ssgan_tf.data import get_dataset, train_dataset
-    from ssgan_tf.train import build_model, make_train_loop, set_precision
+    from ssgan_tf.train import build_model, make_train_loop, set_precision, train_setting
 
     # Multi-worker collectives must be configured before any other TF op runs.
     strategy = distribute.make_strategy(strategy_name)
     set_precision(precision)
     keras.utils.set_random_seed(0)
-    dataset = gin.query_parameter("train.dataset") if _bound("train.dataset") else "digits"
-    batch_size = gin.query_parameter("train.batch_size") if _bound("train.batch_size") else 64
-    architecture = (gin.query_parameter("train.architecture") if _bound("train.architecture")
-                    else "sndcgan")
-    resolution = gin.query_parameter("train.resolution") if _bound("train.resolution") else None
+    dataset, batch_size, architecture, resolution = (
+        train_setting(k) for k in ("dataset", "batch_size", "architecture", "resolution"))
     try:
         spec = get_dataset(dataset, resolution=resolution)
         spec("train")
@@ -226,16 +222,6 @@ def _child_argv() -> list[str]:
     if FLAGS.batch_size:
         args.append(f"--batch_size={FLAGS.batch_size}")
     return args
-
-
-def _bound(name: str) -> bool:
-    import gin
-
-    try:
-        gin.query_parameter(name)
-        return True
-    except ValueError:
-        return False
 
 
 def main(argv) -> None:

@@ -66,12 +66,11 @@ def _stage(gin_files, gin_params, overrides):
 
 
 def pretrain(model_dir: str, gin_files, gin_params, settings: dict, print_fn=print) -> str:
-    from ssgan_tf.train import train
+    from ssgan_tf.train import train, train_setting
 
     directory = os.path.join(model_dir, PRETRAIN_DIR)
     _stage(gin_files, gin_params, [])
-    architecture = (gin.query_parameter("train.architecture") if _is_bound("train.architecture")
-                    else "sndcgan")
+    architecture = train_setting("architecture")
     # Unconditional: G's conditional BN of the GAN stage becomes plain BN (only D is used).
     _stage(gin_files, gin_params, [f"{architecture}.Generator.norm = 'batch_norm'",
                                    "RotationTask.mode = 'rotation_only'",
@@ -90,15 +89,12 @@ def cluster(model_dir: str, gin_files, gin_params, settings: dict, print_fn=prin
     from ssgan_tf import distribute, probe, restore
     from ssgan_tf.clustering import KMeans
     from ssgan_tf.data import get_dataset
+    from ssgan_tf.train import train_setting
 
     _stage(gin_files, gin_params, [])
-    train_bindings = {k: gin.query_parameter(f"train.{k}") for k in ("dataset", "data_dir",
-                                                                     "resolution", "strategy")
-                      if _is_bound(f"train.{k}")}
-    spec = get_dataset(train_bindings.get("dataset", "digits"),
-                       data_dir=train_bindings.get("data_dir"),
-                       resolution=train_bindings.get("resolution"))
-    strategy = distribute.make_strategy(train_bindings.get("strategy", "default"))
+    spec = get_dataset(train_setting("dataset"), data_dir=train_setting("data_dir"),
+                       resolution=train_setting("resolution"))
+    strategy = distribute.make_strategy(train_setting("strategy"))
     with strategy.scope():
         model, _ = restore.load_gan(os.path.join(model_dir, PRETRAIN_DIR))
     encoder = probe.DiscriminatorEncoder(model.discriminator)
@@ -122,12 +118,12 @@ def cluster(model_dir: str, gin_files, gin_params, settings: dict, print_fn=prin
         from sklearn.metrics import normalized_mutual_info_score
         extra = {"purity": cluster_purity(ids, labels),
                  "nmi": float(normalized_mutual_info_score(labels, ids))}
-        print_fn(f"k-means on {settings['feature']} of {len(ids)} images: {settings['num_clusters']}"
-                 f" clusters, purity {extra['purity']:.3f}, NMI {extra['nmi']:.3f} vs the true "
-                 "labels (not used for training)")
+        print_fn(f"k-means on {settings['feature']} of {len(ids)} images: "
+                 f"{settings['num_clusters']} clusters, purity {extra['purity']:.3f}, "
+                 f"NMI {extra['nmi']:.3f} vs the true labels (not used for training)")
     path = os.path.join(model_dir, CLUSTERS_FILE)
-    labels_lib.save_pseudo_labels(path, ids, settings["num_clusters"],
-                                  cluster_sizes=np.bincount(ids, minlength=settings["num_clusters"]),
+    sizes = np.bincount(ids, minlength=settings["num_clusters"])
+    labels_lib.save_pseudo_labels(path, ids, settings["num_clusters"], cluster_sizes=sizes,
                                   **extra)
     return path
 
@@ -135,14 +131,6 @@ def cluster(model_dir: str, gin_files, gin_params, settings: dict, print_fn=prin
 def _read_json(path: str) -> dict:
     with open(path) as f:
         return json.load(f)
-
-
-def _is_bound(name: str) -> bool:
-    try:
-        gin.query_parameter(name)
-        return True
-    except ValueError:
-        return False
 
 
 def train_gan(model_dir: str, gin_files, gin_params, print_fn=print) -> dict:

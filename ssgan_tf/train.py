@@ -11,6 +11,7 @@ same stream).
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import sys
@@ -340,6 +341,15 @@ def resolve_gin_file(path: str) -> str:
 
 def parse_config(gin_files: list[str], gin_params: list[str]) -> None:
     gin.parse_config_files_and_bindings([resolve_gin_file(p) for p in gin_files], gin_params)
+
+
+def train_setting(name: str):
+    """`train.<name>` as the parsed gin config binds it, else `train()`'s own default (for tools
+    that build what training would build: benchmark, s2gan, the study)."""
+    try:
+        return gin.query_parameter(f"train.{name}")
+    except ValueError:
+        return inspect.signature(train).parameters[name].default
 
 
 def main(argv) -> None:

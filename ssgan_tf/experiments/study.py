@@ -77,20 +77,6 @@ def _gin_settings(path: str, params: Sequence[str] = ()) -> dict:
             "num_steps": int(gin.query_parameter("train.num_steps"))}
 
 
-def _architecture() -> str:
-    """train.architecture of the parsed gin config (train()'s default when unbound)."""
-    import gin
-
-    try:
-        return gin.query_parameter("train.architecture")
-    except ValueError:
-        import inspect
-
-        from ssgan_tf.train import train
-
-        return inspect.signature(train).parameters["architecture"].default
-
-
 # --------------------------------------------------------------------------- stages
 def domain_extractor(output_dir: str, dataset_key: str, dataset: str, epochs: int = 3,
                      print_fn=print) -> str:
@@ -248,11 +234,13 @@ def random_init_probes(output_dir: str, dataset_key: str, seeds: Sequence[int],
     if missing:
         from ssgan_tf.data import get_dataset
         from ssgan_tf.probe_hook import LinearProbeHook, random_init_probe
+        from ssgan_tf.train import train_setting
 
         for seed in missing:
             settings = _gin_settings(gin_file(dataset_key, variant, gin_dir))
             spec = get_dataset(settings["dataset"])
-            done[str(seed)] = random_init_probe(spec, _architecture(), seed, LinearProbeHook())
+            done[str(seed)] = random_init_probe(spec, train_setting("architecture"), seed,
+                                                LinearProbeHook())
             print_fn(f"random-init D probe ({dataset_key}, seed {seed}): {done[str(seed)]}")
         _write_json(path, done)
     return done
@@ -287,6 +275,7 @@ def full_linear_eval(output_dir: str, dataset_key: str, variants: Sequence[str],
 
     from ssgan_tf import restore
     from ssgan_tf.data import get_dataset
+    from ssgan_tf.train import train_setting
 
     path = os.path.join(output_dir, dataset_key, "linear_eval.json")
     done = _read_json(path) if os.path.isfile(path) else {}
@@ -309,7 +298,8 @@ def full_linear_eval(output_dir: str, dataset_key: str, variants: Sequence[str],
         spec = get_dataset(settings["dataset"])
         keras.mixed_precision.set_global_policy("float32")
         keras.utils.set_random_seed(seed)
-        info = restore.model_info(spec, _architecture(), 128, 0, "float32", "uniform")
+        info = restore.model_info(spec, train_setting("architecture"), 128, 0, "float32",
+                                  "uniform")
         _, discriminator = restore.build_networks(info)
         done[key] = _probe_blocks(discriminator, spec, 0)
         print_fn(f"linear_eval {dataset_key} {key}: {done[key]}")
