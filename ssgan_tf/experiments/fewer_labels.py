@@ -77,7 +77,9 @@ def score(model_dir: str, classifier, x_test, y_test, cluster_to_class=None) -> 
     generator = model.inference_generator()
     num_classes = info["num_classes"]
     rng = np.random.RandomState(0)
-    z = rng.uniform(-1, 1, [NUM_SAMPLES, model.z_dim]).astype(np.float32)
+    shape = [NUM_SAMPLES, model.z_dim]
+    z = (rng.uniform(-1, 1, shape) if model.z_distribution == "uniform"
+         else rng.normal(size=shape)).astype(np.float32)  # the model's own prior
     labels = (np.arange(NUM_SAMPLES) % num_classes).astype(np.int32) if num_classes else None
     samples = np.concatenate([
         generator(z[i:i + 250], None if labels is None else labels[i:i + 250],
