@@ -44,6 +44,60 @@ def test_batch_norm_train_and_moving_averages():
     assert {w.name for w in bn.trainable_weights} == {"gamma", "beta"}
 
 
+def _ops_of(fn, *args) -> set:
+    return {op.type for op in tf.function(fn).get_concrete_function(*args).graph.get_operations()}
+
+
+@pytest.mark.parametrize("kind,shape", [("batch_norm", [6, 4, 4, 3]), ("batch_norm", [10, 3]),
+                                        ("conditional_batch_norm", [6, 4, 4, 3])])
+def test_fused_training_path_equals_keras_path(kind, shape, monkeypatch):
+    """Training-mode BN runs the fused kernel; it must equal Keras' moments path: outputs, every
+    gradient and the moving averages (biased variance), over two updates."""
+    x = tf.constant(_x(shape))
+    y = tf.one_hot([0, 1, 2, 0, 1, 2][:shape[0]] + [0] * max(0, shape[0] - 6), 3)
+    fused, plain = BatchNorm(kind), BatchNorm(kind)
+    for layer in (fused, plain):
+        layer(x, y=y, training=False)  # builds
+    plain.set_weights(fused.get_weights())
+    for layer in (fused, plain):  # non-trivial gamma/beta
+        for w in layer.trainable_weights:
+            w.assign(w + 0.3 * tf.random.stateless_normal(w.shape, [1, 2]))
+    plain.set_weights(fused.get_weights())
+    monkeypatch.setattr(plain.standardize, "_fusable", lambda x: False)
+    assert "FusedBatchNormV3" in _ops_of(lambda t: fused(t, y=y, training=True), x)
+    assert "FusedBatchNormV3" not in _ops_of(lambda t: plain(t, y=y, training=True), x)
+    upstream = tf.constant(_x(shape, seed=3))
+    for _ in range(2):
+        results = []
+        for layer in (fused, plain):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                out = layer(x, y=y, training=True)
+                loss = tf.reduce_sum(out * upstream)
+            grads = tape.gradient(loss, [x] + layer.trainable_weights)
+            results.append([out] + grads)
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(fused.standardize.bn.moving_mean.numpy(),
+                               plain.standardize.bn.moving_mean.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(fused.standardize.bn.moving_variance.numpy(),
+                               plain.standardize.bn.moving_variance.numpy(), rtol=1e-5)
+    axes = tuple(range(len(shape) - 1))
+    expected_var = 0.81 + 0.19 * x.numpy().var(axis=axes)  # two updates, biased variance
+    np.testing.assert_allclose(fused.standardize.bn.moving_variance.numpy(), expected_var,
+                               rtol=1e-4)
+
+
+def test_fused_batch_norm_in_bfloat16_is_close_to_float32():
+    x = _x([8, 4, 4, 16])
+    layer = BatchNorm("batch_norm", dtype="mixed_bfloat16")
+    layer(tf.constant(x, tf.bfloat16), training=False)
+    out = layer(tf.constant(x, tf.bfloat16), training=True)
+    assert out.dtype == tf.bfloat16
+    np.testing.assert_allclose(tf.cast(out, tf.float32).numpy(), _np_standardize(x, (0, 1, 2)),
+                               atol=0.05)
+
+
 def test_conditional_batch_norm_against_numpy():
     x, y = _x([5, 3, 3, 4]), np.eye(3, dtype=np.float32)[[0, 1, 2, 1, 0]]
     bn = BatchNorm("conditional_batch_norm")
