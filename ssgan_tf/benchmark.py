@@ -42,6 +42,9 @@ flags.DEFINE_bool("compare_rotation", False,
                   "Also time the step with RotationTask.mode='none' (rotation_cost_ratio).")
 flags.DEFINE_integer("multi_worker_processes", 0,
                      "If > 1: also time that many MultiWorkerMirroredStrategy processes.")
+flags.DEFINE_bool("kernels", False, "Also time every conv/matmul of the step in isolation: "
+                  "kernel_peak_fraction (the kernels' own efficiency on the step's shapes) and "
+                  "kernel_share (their share of the step time).")
 flags.DEFINE_string("inception", None, "FID Inception weights (.npz/.pb): time feature "
                     "extraction (eval_inception_img_per_s).")
 flags.DEFINE_enum("strategy", "default", ["default", "multi_worker"],
@@ -79,13 +82,19 @@ def measure_peak_gflops(precision: str, seconds: float = 2.0) -> dict:
     return results
 
 
-def count_step_flops(model, batch) -> float:
-    """FLOPs of one train step, from the traced graph (forward + backward of both updates)."""
+def step_graph(model, batch):
+    """The traced graph of one per-replica train step on a batch like `batch`."""
     import tensorflow as tf
-    from tensorflow.python.profiler import model_analyzer, option_builder
 
     spec = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), batch)
-    graph = tf.function(model.train_step).get_concrete_function(spec).graph
+    return tf.function(model.train_step).get_concrete_function(spec).graph
+
+
+def count_step_flops(model, batch, graph=None) -> float:
+    """FLOPs of one train step, from the traced graph (forward + backward of both updates)."""
+    from tensorflow.python.profiler import model_analyzer, option_builder
+
+    graph = step_graph(model, batch) if graph is None else graph
     options = option_builder.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
     return float(model_analyzer.profile(graph, options=options).total_float_ops)
@@ -107,8 +116,9 @@ def time_steps(run_steps, iterator, steps: int, warmup: int) -> list[float]:
 
 
 def benchmark(precision: str, steps: int, warmup: int, jit_compile: bool = False,
-              strategy_name: str = "default") -> dict:
-    """Builds the gin-configured model and returns the measurements as a flat dict."""
+              strategy_name: str = "default", kernels: bool = False) -> dict:
+    """Builds the gin-configured model and returns the measurements as a flat dict; `kernels`
+    adds the isolated-kernel ceiling (kernel_ceiling.py)."""
     import keras
     import tensorflow as tf
 
@@ -148,8 +158,13 @@ def benchmark(precision: str, steps: int, warmup: int, jit_compile: bool = False
               "step_s": step_s, "img_per_s": images_per_step / step_s}
     if strategy_name == "default":
         local = next(iter(train_dataset(spec, batch_size, model.disc_iters)))
-        flops = count_step_flops(model, local)
+        graph = step_graph(model, local)
+        flops = count_step_flops(model, local, graph)
         result.update(gflops_per_step=flops / 1e9, achieved_gflops=flops / 1e9 / step_s)
+        if kernels:
+            from ssgan_tf.kernel_ceiling import kernel_ceiling
+
+            result.update(kernel_ceiling(graph, step_s))
         # Input pipeline alone.
         ds_iter = iter(train_dataset(spec, batch_size, model.disc_iters))
         next(ds_iter)
@@ -247,12 +262,15 @@ def main(argv) -> None:
             with open(FLAGS.output, "w") as f:
                 json.dump(result, f)
             return
-        result = benchmark(FLAGS.precision, FLAGS.steps, FLAGS.warmup, FLAGS.jit_compile)
+        result = benchmark(FLAGS.precision, FLAGS.steps, FLAGS.warmup, FLAGS.jit_compile,
+                           kernels=FLAGS.kernels)
         peaks = measure_peak_gflops(FLAGS.precision)
         result.update({f"peak_{k}_gflops": v for k, v in peaks.items()})
         result["peak_gflops"] = max(peaks.values())
         result["peak_fraction"] = result["achieved_gflops"] / result["peak_gflops"]
         result["conv_peak_fraction"] = result["achieved_gflops"] / peaks["conv"]
+        if "kernel_gflops" in result:
+            result["kernel_peak_fraction"] = result["kernel_gflops"] / result["peak_gflops"]
         result["pipeline_vs_step"] = result["pipeline_img_per_s"] / result["img_per_s"]
         if FLAGS.compare_rotation:
             gin.clear_config()
@@ -293,6 +311,9 @@ def summary_line(result: dict) -> str:
             f" of the conv peak); pipeline {result['pipeline_img_per_s']:.0f} img/s "
             f"({result['pipeline_vs_step']:.0f}x the step); sampling "
             f"{result['sample_img_per_s']:.0f} img/s")
+    if "kernel_share" in result:
+        line += (f"; its conv/matmul kernels alone reach {100 * result['kernel_peak_fraction']:.0f}%"
+                 f" of peak and take {100 * result['kernel_share']:.0f}% of the step")
     if "rotation_cost_ratio" in result:
         line += f"; rotation costs {result['rotation_cost_ratio']:.2f}x the plain GAN step"
     if "mirrored_speedup" in result:
