@@ -1,8 +1,10 @@
 """Spectral norm with the reference's semantics: sigma -> 1, persistent u, gradient through sigma."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
+from ssgan_tf.architectures.ops import avg_pool, unpool
 from ssgan_tf.layers import Conv2D, Dense, spectral_normalize
 
 
@@ -60,3 +62,53 @@ def test_without_spectral_norm_kernel_is_used_as_is():
     x = tf.constant([[1.0, 2.0]])
     y = layer(x, training=True)
     np.testing.assert_allclose(y.numpy(), x.numpy() @ layer.kernel.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3])
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_unpooled_conv_equals_conv_of_unpool(kernel_size, spectral_norm):
+    """Conv2D(unpooled=True) skips unpool's zeros; values and every gradient must equal
+    conv(unpool(x)) with the same (spectrally normalized) kernel and bias."""
+    x = tf.constant(np.random.RandomState(0).normal(size=[2, 5, 7, 4]), tf.float32)
+    layer = Conv2D(6, kernel_size, spectral_norm=spectral_norm)
+    layer(unpool(x))  # builds
+    layer.bias.assign(tf.range(6, dtype=tf.float32) * 0.1)
+    upstream = tf.constant(np.random.RandomState(1).normal(size=[2, 10, 14, 6]), tf.float32)
+    results = []
+    for unpooled in (False, True):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer(x, unpooled=True) if unpooled else layer(unpool(x))
+            loss = tf.reduce_sum(out * upstream)
+        results.append([out] + tape.gradient(loss, [x, layer.kernel, layer.bias]))
+    assert results[1][0].shape == (2, 10, 14, 6)
+    for reference, fast in zip(*results):
+        np.testing.assert_allclose(fast.numpy(), reference.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_unpooled_conv_rejects_other_kernels():
+    layer = Conv2D(4, 4)
+    with pytest.raises(ValueError, match="unpooled / pooled=True needs a 1x1 or 3x3 kernel"):
+        layer(tf.zeros([1, 4, 4, 2]), unpooled=True)
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3])
+@pytest.mark.parametrize("size", [(8, 6), (5, 7)])  # odd maps take the plain path
+def test_pooled_conv_equals_avg_pool_of_conv(kernel_size, size):
+    x = tf.constant(np.random.RandomState(0).normal(size=[2, *size, 4]), tf.float32)
+    layer = Conv2D(6, kernel_size, spectral_norm=True)
+    layer(x)  # builds
+    layer.bias.assign(tf.range(6, dtype=tf.float32) * 0.1)
+    upstream = None
+    results = []
+    for pooled in (False, True):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer(x, pooled=True) if pooled else avg_pool(layer(x))
+            if upstream is None:
+                upstream = tf.constant(np.random.RandomState(1).normal(size=out.shape),
+                                       tf.float32)
+            loss = tf.reduce_sum(out * upstream)
+        results.append([out] + tape.gradient(loss, [x, layer.kernel, layer.bias]))
+    for reference, fast in zip(*results):
+        np.testing.assert_allclose(fast.numpy(), reference.numpy(), rtol=1e-5, atol=1e-5)

@@ -58,13 +58,10 @@ class ResNetBlock(keras.layers.Layer):
 
     def call(self, x, z=None, y=None, training=False):
         h = tf.nn.relu(self.bn1(x, z=z, y=y, training=training))
-        s = x
-        if self.resample == "up":
-            h, s = unpool(h), unpool(s)
-        h = self.conv1(h, training=training)
+        # conv(unpool(.)) without the zeros / avg_pool(conv(.)) as one strided conv (Conv2D)
+        up, down = self.resample == "up", self.resample == "down"
+        h = self.conv1(h, training=training, unpooled=up)
         h = tf.nn.relu(self.bn2(h, z=z, y=y, training=training))
-        h = self.conv2(h, training=training)
-        s = self.shortcut(s, training=training)
-        if self.resample == "down":
-            h, s = avg_pool(h), avg_pool(s)
+        h = self.conv2(h, training=training, pooled=down)
+        s = self.shortcut(x, training=training, unpooled=up, pooled=down)
         return h + s

@@ -39,7 +39,7 @@ from ssgan_tf.architectures.base import Generator as _Generator
 from ssgan_tf.architectures.base import _check_image_shape
 from ssgan_tf.architectures.common import (D_NORMALIZATIONS, check_norm, d_batch_dependent,
                                            kernel_initializer, mean_pool, split_sizes)
-from ssgan_tf.architectures.ops import avg_pool, unpool
+from ssgan_tf.architectures.ops import avg_pool
 from ssgan_tf.layers.attention import NonLocalBlock
 from ssgan_tf.layers.normalization import BatchNorm
 from ssgan_tf.layers.spectral_norm import Conv2D, Dense
@@ -114,10 +114,10 @@ class GBlock(keras.layers.Layer):
 
     def call(self, x, z=None, y=None, training=False):
         h = tf.nn.relu(self.bn1(x, z=z, y=y, training=training))
-        h = self.conv1(unpool(h), training=training)
+        h = self.conv1(h, training=training, unpooled=True)  # == conv1(unpool(h))
         h = tf.nn.relu(self.bn2(h, z=z, y=y, training=training))
         h = self.conv2(h, training=training)
-        return h + self.shortcut(unpool(x), training=training)
+        return h + self.shortcut(x, training=training, unpooled=True)
 
 
 class DBlock(keras.layers.Layer):
@@ -142,12 +142,13 @@ class DBlock(keras.layers.Layer):
 
     def call(self, x, training=False):
         h = self.conv1(tf.nn.relu(self.bn1(x, training=training)), training=training)
-        h = self.conv2(tf.nn.relu(self.bn2(h, training=training)), training=training)
-        if self.downsample:
-            h = avg_pool(h)
-        if self.shortcut is not None or self.identity_skip:
-            s = self.shortcut(x, training=training) if self.shortcut is not None else x
-            h += avg_pool(s) if self.downsample else s
+        # avg_pool(conv(.)) as one strided conv (Conv2D pooled=True)
+        h = self.conv2(tf.nn.relu(self.bn2(h, training=training)), training=training,
+                       pooled=self.downsample)
+        if self.shortcut is not None:
+            h += self.shortcut(x, training=training, pooled=self.downsample)
+        elif self.identity_skip:
+            h += avg_pool(x) if self.downsample else x
         return h
 
 

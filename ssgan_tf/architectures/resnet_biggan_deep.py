@@ -78,11 +78,10 @@ class DeepBlock(keras.layers.Layer):
         h = x
         for i, (norm, conv) in enumerate(zip(self.norms, self.convs)):
             h = tf.nn.relu(norm(h, z=z, y=y, training=training))
-            if i == 1 and self.resample == "up":
-                h = unpool(h)
             if i == 3 and self.resample == "down":
                 h = avg_pool(h)
-            h = conv(h, training=training)
+            # conv(unpool(h)) without the zeros when the block upsamples
+            h = conv(h, training=training, unpooled=i == 1 and self.resample == "up")
         s = x[..., :self.out_channels] if self.in_channels > self.out_channels else x
         if self.resample == "up":
             s = unpool(s)
