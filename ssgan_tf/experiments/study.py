@@ -460,11 +460,46 @@ def aggregate(output_dir: str, datasets: Sequence[str], variants: Sequence[str],
                                             "random_init_probe": random_init,
                                             "linear_eval": linear, "plots": plots}
         lines += _markdown(dataset_key, finals, random_init, linear, plots, output_dir)
+        lines[-1:-1] = _over_training_markdown(aggregated, random_init)
     _write_json(os.path.join(output_dir, "results.json"), results)
     with open(os.path.join(output_dir, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print_fn(f"wrote {os.path.join(output_dir, 'results.md')} and results.json")
     return results
+
+
+def _over_training_markdown(aggregated: dict, random_init: dict) -> list[str]:
+    """Mean ± std over seeds at every evaluated step: FID, domain FD, rotation accuracy and the
+    deepest probe blocks (step 0 = random init); plus each probe's best step, the "does it rise
+    then fall" question."""
+    lines: list[str] = []
+    tables = [("metrics", "fid", "FID (Inception)", 1), ("metrics", "domain_fd", "domain FD", 1),
+              ("metrics", "rotation_accuracy_real", "rotation accuracy, real", 3),
+              ("metrics", "rotation_accuracy_fake", "rotation accuracy, fake", 3)]
+    blocks = sorted({k for a in aggregated.values() for k in a["probe"] if k.startswith("block")},
+                    key=lambda k: int(k[5:]))
+    tables += [("probe", b, f"linear probe, {b}", 3) for b in blocks[-2:]]
+    for section, key, title, digits in tables:
+        curves = {v: a[section][key] for v, a in aggregated.items() if key in a[section]}
+        if not curves:
+            continue
+        steps = sorted({s for c in curves.values() for s in c["step"]})
+        init = (mean_std([r.get(key) for r in random_init.values()])
+                if section == "probe" and random_init else None)
+        head = (["0"] if init and init[2] else []) + [str(s) for s in steps]
+        best = section == "probe"
+        lines += ["", f"{title} over training (G step; mean ± std over seeds):", "",
+                  "| variant | " + " | ".join(head) + (" | best step |" if best else " |"),
+                  "|---" * (len(head) + 1 + best) + "|"]
+        for variant, curve in curves.items():
+            at = dict(zip(curve["step"], zip(curve["mean"], curve["std"], curve["n"])))
+            cells = [_fmt(*init, digits)] if init and init[2] else []
+            cells += [_fmt(*at[s], digits) if s in at else "-" for s in steps]
+            row = f"| {VARIANTS.get(variant, variant)} | " + " | ".join(cells) + " |"
+            if best:
+                row += f" {curve['step'][int(np.argmax(curve['mean']))]} |"
+            lines.append(row)
+    return lines
 
 
 def _markdown(dataset_key, finals, random_init, linear, plots, output_dir) -> list[str]:
