@@ -75,7 +75,7 @@ def make_train_loop(model: GAN, strategy: tf.distribute.Strategy, jit_compile: b
     step_fn = (tf.function(model.train_step, jit_compile=True) if jit_compile
                else model.train_step)
 
-    @tf.function
+    @tf.function(reduce_retracing=True)  # n is a tensor: one trace for every chunk length
     def run_steps(iterator, n):
         sums = {k: tf.constant(0.0) for k in keys}
         for _ in tf.range(n):
