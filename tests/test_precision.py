@@ -61,3 +61,27 @@ def test_bfloat16_run_learns_the_rotation_task(tmp_path):
                   if line.startswith("step ")]
     assert np.isfinite(summary["d_loss"]) and np.isfinite(summary["g_loss"])
     assert accuracies[0] < 0.4 and max(accuracies[-2:]) >= 0.6, accuracies
+
+
+@pytest.mark.parametrize("native_bf16, expected_auto, warns", [(True, "mixed_bfloat16", False),
+                                                               (False, "float32", True)])
+def test_auto_precision_and_the_slow_bf16_warning(monkeypatch, native_bf16, expected_auto, warns):
+    """`auto` picks bf16 only where the CPU has native bf16; forcing bf16 elsewhere warns."""
+    import keras
+
+    from ssgan_tf import train as train_lib
+
+    monkeypatch.setattr(train_lib, "cpu_supports_bf16", lambda: native_bf16)
+    monkeypatch.setattr(train_lib.tf.config, "list_physical_devices", lambda kind=None: [])
+    messages = []
+    monkeypatch.setattr(train_lib.logging, "warning", lambda msg, *a: messages.append(msg))
+    try:
+        assert train_lib.set_precision("auto") == expected_auto
+        assert messages == []
+        assert train_lib.set_precision("mixed_bfloat16") == "mixed_bfloat16"
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        assert bool(messages) == warns
+        if warns:
+            assert "float32" in messages[0] and "AVX-512" in messages[0]
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
