@@ -47,10 +47,10 @@ def set_precision(precision: str) -> str:
     """Sets the Keras global dtype policy; `auto` picks bf16 on GPUs and bf16-capable CPUs."""
     if precision not in PRECISIONS:
         raise ValueError(f"train.precision={precision!r}; expected one of {PRECISIONS}.")
-    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    native_bf16 = bool(tf.config.list_physical_devices("GPU")) or cpu_supports_bf16()
     if precision == "auto":
-        precision = "mixed_bfloat16" if has_gpu or cpu_supports_bf16() else "float32"
-    elif precision == "mixed_bfloat16" and not has_gpu and not cpu_supports_bf16():
+        precision = "mixed_bfloat16" if native_bf16 else "float32"
+    elif precision == "mixed_bfloat16" and not native_bf16:
         logging.warning(
             "train.precision='mixed_bfloat16' on a CPU without AVX-512 BF16 / AMX: oneDNN has no "
             "bf16 kernels there and TensorFlow falls back to Eigen's, which ran the ResNet-CIFAR "

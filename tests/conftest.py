@@ -7,8 +7,7 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# The kernels the CLIs run (ssgan_tf/__init__.py turns oneDNN on before TF is imported).
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+import ssgan_tf  # noqa: E402,F401  first, so its TF settings (oneDNN) apply as for the CLIs
 
 import gin  # noqa: E402
 import keras  # noqa: E402
