@@ -1,9 +1,11 @@
 """Mixed precision: bf16 trains, float16 uses dynamic loss scaling (and checkpoints it)."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from ssgan_tf import train as train_lib
 from tests.test_train import checkpoint_values, run
 
 
@@ -67,10 +69,6 @@ def test_bfloat16_run_learns_the_rotation_task(tmp_path):
                                                                (False, "float32", True)])
 def test_auto_precision_and_the_slow_bf16_warning(monkeypatch, native_bf16, expected_auto, warns):
     """`auto` picks bf16 only where the CPU has native bf16; forcing bf16 elsewhere warns."""
-    import keras
-
-    from ssgan_tf import train as train_lib
-
     monkeypatch.setattr(train_lib, "cpu_supports_bf16", lambda: native_bf16)
     monkeypatch.setattr(train_lib.tf.config, "list_physical_devices", lambda kind=None: [])
     messages = []
