@@ -19,7 +19,7 @@
   group a's samples and the image of their mean, likewise b and c, then the result and
   `variations` images of result + U[-jitter, jitter] noise.
 
-A model_dir is loaded with `ssgan_tf.restore.load_gan` and sampled with the GAN's inference
+A model_dir is loaded with `ssgan_tf.runs.restore.load_gan` and sampled with the GAN's inference
 generator (the EMA generator when `GAN.g_ema_decay` is set). A `--module` is a SavedModel with a
 `serving_default` signature taking `z` (and `labels` for conditional models) and returning
 `images`. Conditional models: samples use labels i mod num_classes, interpolation row r uses
@@ -28,317 +28,46 @@ r mod num_classes, arithmetic uses `--label` (default 0); `--label` fixes one la
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import sys
 
-import numpy as np
+from ssgan_tf.common import cli
+from ssgan_tf.evaluation.latent import MODES, LatentConfig
+from ssgan_tf.evaluation.latent import run as render
 
-MODES = ("samples", "interpolate", "arithmetic")
-
-
-# ------------------------------------------------------------------------------- vector math
-def lerp(a, b, t) -> np.ndarray:
-    """(1 - t) a + t b; t a scalar or a vector [T] (-> [T, D])."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    t = np.asarray(t, np.float64)
-    if t.ndim == 0:
-        return (1.0 - t) * a + t * b
-    return (1.0 - t)[:, None] * a[None] + t[:, None] * b[None]
-
-
-def slerp(a, b, t, eps: float = 1e-7) -> np.ndarray:
-    """Spherical interpolation sin((1-t) W)/sin W a + sin(t W)/sin W b, cos W = <a, b>/(|a||b|)
-    (Shoemake 1985); falls back to lerp for (anti)parallel endpoints (sin W < eps)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    t = np.asarray(t, np.float64)
-    cos = np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-30)
-    omega = np.arccos(np.clip(cos, -1.0, 1.0))
-    sin = np.sin(omega)
-    if sin < eps:
-        return lerp(a, b, t)
-    wa, wb = np.sin((1.0 - t) * omega) / sin, np.sin(t * omega) / sin
-    if t.ndim == 0:
-        return wa * a + wb * b
-    return wa[:, None] * a[None] + wb[:, None] * b[None]
+HELP = {
+    "model_dir": "Training directory (checkpoints, model.json).",
+    "module": "Exported generator SavedModel directory.",
+    "mode": "What to render.",
+    "output": "PNG path.",
+    "steps": "interpolate: images per row (endpoints included).",
+    "rows": "interpolate: number of interpolations.",
+    "seed": "Seed of the latents (1234 = the training grids' z).",
+    "spherical": "interpolate: slerp instead of lerp",
+    "num_samples": "samples / arithmetic: sheet size.",
+    "a": "arithmetic: sample indices of group a (comma-separated).",
+    "b": "arithmetic: sample indices of group b (subtracted).",
+    "c": "arithmetic: sample indices of group c (added).",
+    "variations": "arithmetic: jittered copies of a-b+c.",
+    "jitter": "arithmetic: U[-jitter, jitter] noise of variations.",
+    "label": "Conditional models: one label for all (-1: auto).",
+}
 
 
-def interpolation_grid(starts, ends, steps: int, spherical: bool = False) -> np.ndarray:
-    """[R, D] starts and ends -> [R * steps, D]: row r goes from starts[r] to ends[r] in `steps`
-    evenly spaced steps (both endpoints included), rows concatenated."""
-    starts, ends = np.atleast_2d(starts), np.atleast_2d(ends)
-    if starts.shape != ends.shape:
-        raise ValueError(f"starts {starts.shape} and ends {ends.shape} differ.")
-    if steps < 2:
-        raise ValueError(f"steps={steps} must be >= 2 (both endpoints are shown).")
-    t = np.linspace(0.0, 1.0, steps)
-    fn = slerp if spherical else lerp
-    return np.concatenate([fn(s, e, t) for s, e in zip(starts, ends)], axis=0)
+def build_parser() -> cli.Parser:
+    parser = cli.Parser("ssgan_tf.latent", __doc__)
+    parser.add_fields(LatentConfig, HELP, choices={"mode": MODES})
+    return parser
 
 
-def group_mean(z, indices) -> np.ndarray:
-    """Mean latent of the samples z[indices]."""
-    z = np.asarray(z, np.float64)
-    indices = list(indices)
-    if not indices:
-        raise ValueError("A latent group needs at least one sample index.")
-    bad = [i for i in indices if not 0 <= i < len(z)]
-    if bad:
-        raise ValueError(f"Sample indices {bad} are out of range [0, {len(z)}).")
-    return z[indices].mean(axis=0)
-
-
-def arithmetic(a, b, c) -> np.ndarray:
-    """a - b + c (e.g. smiling woman - neutral woman + neutral man)."""
-    return np.asarray(a, np.float64) - np.asarray(b, np.float64) + np.asarray(c, np.float64)
-
-
-def sample_latents(n: int, z_dim: int, distribution: str = "uniform", seed: int = 0):
-    """The z the training sample grids use: stateless, keyed by [seed, 0]."""
-    import tensorflow as tf
-
-    key = tf.constant([seed, 0], tf.int64)
-    if distribution == "uniform":
-        z = tf.random.stateless_uniform([n, z_dim], key, -1.0, 1.0)
-    elif distribution == "normal":
-        z = tf.random.stateless_normal([n, z_dim], key)
-    else:
-        raise ValueError(f"Unknown z distribution {distribution!r}.")
-    return z.numpy().astype(np.float64)
-
-
-# -------------------------------------------------------------------------------- generators
-@dataclasses.dataclass
-class LoadedGenerator:
-    render: object          # (z float32 [N, D], labels int32 [N] or None) -> images [N, H, W, C]
-    z_dim: int
-    num_classes: int
-    z_distribution: str
-    source: str
-
-    def __call__(self, z, labels=None, batch_size: int = 256) -> np.ndarray:
-        z = np.asarray(z, np.float32)
-        out = []
-        for start in range(0, len(z), batch_size):
-            y = None if labels is None else np.asarray(labels[start:start + batch_size],
-                                                       np.int32)
-            out.append(np.asarray(self.render(z[start:start + batch_size], y), np.float32))
-        return np.concatenate(out, axis=0)
-
-
-def load_from_model_dir(model_dir: str) -> LoadedGenerator:
-    from ssgan_tf.restore import load_gan
-
-    model, info = load_gan(model_dir)
-    generator = model.inference_generator()
-
-    def render(z, y):
-        return generator(z, y, training=False).numpy()
-
-    return LoadedGenerator(render, model.z_dim, model.num_classes, model.z_distribution,
-                           f"{model_dir} (step {info['step']}"
-                           + (", EMA generator)" if generator is not model.generator else ")"))
-
-
-def _module_attribute(loaded, name: str, default):
-    """A module attribute as a Python value (exported modules store them as tf.Variables)."""
-    value = getattr(loaded, name, None)
-    if value is None:
-        return default
-    if hasattr(value, "numpy"):
-        value = value.numpy()
-    if isinstance(value, bytes):
-        value = value.decode()
-    return value.item() if hasattr(value, "item") else value
-
-
-def load_from_module(path: str) -> LoadedGenerator:
-    """An exported generator (see export/README.md): `serving_default` takes `z` [N, z_dim]
-    (and `labels` [N] for conditional models) and returns `images`."""
-    import tensorflow as tf
-
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"--module={path!r} is not a directory (an exported generator "
-                                "SavedModel, e.g. export/NAME/generator).")
-    loaded = tf.saved_model.load(path)
-    if "serving_default" not in loaded.signatures:
-        raise ValueError(f"{path} has no serving_default signature.")
-    signature = loaded.signatures["serving_default"]
-    inputs = signature.structured_input_signature[1]
-    if "z" not in inputs:
-        raise ValueError(f"{path}: serving_default takes {sorted(inputs)}, expected `z`.")
-    z_dim = _module_attribute(loaded, "z_dim", None)
-    if z_dim is None:
-        z_dim = inputs["z"].shape[-1] if inputs["z"].shape.rank else None
-    if z_dim is None:
-        raise ValueError(f"{path}: cannot tell z_dim (no z_dim attribute, z shape unknown).")
-    conditional = "labels" in inputs
-    num_classes = int(_module_attribute(loaded, "num_classes", 0)) if conditional else 0
-    if conditional and not num_classes:
-        raise ValueError(f"{path}: the generator takes labels but has no num_classes attribute.")
-    distribution = str(_module_attribute(loaded, "z_distribution", "uniform"))
-
-    def render(z, y):
-        kwargs = {"z": tf.constant(z)}
-        if conditional:
-            kwargs["labels"] = tf.constant(y if y is not None else np.zeros(len(z), np.int32))
-        return signature(**kwargs)["images"].numpy()
-
-    return LoadedGenerator(render, int(z_dim), num_classes, distribution, path)
-
-
-# ------------------------------------------------------------------------------------ grids
-@dataclasses.dataclass
-class LatentConfig:
-    model_dir: str | None = None
-    module: str | None = None
-    mode: str = "interpolate"
-    output: str = "latent.png"
-    steps: int = 8
-    rows: int = 8
-    seed: int = 0
-    spherical: bool = False
-    num_samples: int = 64
-    a: str = ""
-    b: str = ""
-    c: str = ""
-    variations: int = 7
-    jitter: float = 0.25
-    label: int = -1
-
-
-def _parse_indices(text: str, name: str) -> list[int]:
-    try:
-        return [int(part) for part in text.replace(" ", "").split(",") if part]
-    except ValueError:
-        raise ValueError(f"--{name}={text!r}: expected comma-separated sample indices, e.g. "
-                         "--a=3,17,40.") from None
-
-
-def _labels(generator: LoadedGenerator, pattern, fixed: int):
-    if not generator.num_classes:
-        return None
-    pattern = np.asarray(pattern)
-    if fixed >= 0:
-        if fixed >= generator.num_classes:
-            raise ValueError(f"--label={fixed} is out of range [0, {generator.num_classes}).")
-        return np.full(pattern.shape, fixed, np.int32)
-    return (pattern % generator.num_classes).astype(np.int32)
-
-
-def _blank(shape) -> np.ndarray:
-    return np.ones(shape, np.float32)
-
-
-def build_grid(generator: LoadedGenerator, config: LatentConfig) -> tuple[np.ndarray, int]:
-    """(images [N, H, W, C], columns) for the configured mode."""
-    if config.mode == "samples":
-        if config.num_samples < 1:
-            raise ValueError(f"--num_samples={config.num_samples} must be >= 1.")
-        z = sample_latents(config.num_samples, generator.z_dim, generator.z_distribution,
-                           config.seed)
-        images = generator(z, _labels(generator, np.arange(len(z)), config.label))
-        return images, int(np.ceil(np.sqrt(len(z))))
-    if config.mode == "interpolate":
-        if config.rows < 1:
-            raise ValueError(f"--rows={config.rows} must be >= 1.")
-        ends = sample_latents(2 * config.rows, generator.z_dim, generator.z_distribution,
-                              config.seed)
-        z = interpolation_grid(ends[0::2], ends[1::2], config.steps, config.spherical)
-        rows = np.repeat(np.arange(config.rows), config.steps)
-        return generator(z, _labels(generator, rows, config.label)), config.steps
-    if config.mode == "arithmetic":
-        groups = [_parse_indices(getattr(config, name), name) for name in ("a", "b", "c")]
-        if not all(groups):
-            raise ValueError("--mode=arithmetic needs --a, --b and --c: sample indices from the "
-                             "--mode=samples sheet (same --seed and --num_samples).")
-        z = sample_latents(config.num_samples, generator.z_dim, generator.z_distribution,
-                           config.seed)
-        means = [group_mean(z, g) for g in groups]
-        result = arithmetic(*means)
-        rng = np.random.default_rng(config.seed)
-        noise = rng.uniform(-config.jitter, config.jitter, [config.variations, generator.z_dim])
-        label = max(config.label, 0)
-        columns = max(max(len(g) for g in groups) + 1, 1 + config.variations)
-        rows_z = [np.concatenate([z[g], m[None]]) for g, m in zip(groups, means)]
-        rows_z.append(np.concatenate([result[None], result[None] + noise]))
-        cells = []
-        for row in rows_z:
-            images = generator(row, _labels(generator, np.zeros(len(row), int), label))
-            cells.extend(list(images))
-            cells.extend([_blank(images.shape[1:])] * (columns - len(row)))
-        return np.stack(cells), columns
-    raise ValueError(f"--mode={config.mode!r}; expected one of {MODES}.")
-
-
-def run(config: LatentConfig) -> dict:
-    """Loads the generator, renders the grid, writes the PNG; returns a summary dict."""
-    if bool(config.model_dir) == bool(config.module):
-        raise ValueError("Pass exactly one of --model_dir (a training directory) or --module "
-                         "(an exported generator SavedModel).")
-    if config.mode not in MODES:
-        raise ValueError(f"--mode={config.mode!r}; expected one of {MODES}.")
-    if config.mode == "arithmetic":
-        for name in ("a", "b", "c"):
-            if not _parse_indices(getattr(config, name), name):
-                raise ValueError("--mode=arithmetic needs --a, --b and --c: sample indices from "
-                                 "the --mode=samples sheet (same --seed and --num_samples).")
-    from ssgan_tf.callbacks import image_grid, save_png
-
-    generator = (load_from_model_dir(config.model_dir) if config.model_dir
-                 else load_from_module(config.module))
-    images, columns = build_grid(generator, config)
-    grid = image_grid(images, columns=columns)
-    save_png(grid, config.output)
-    return {"output": config.output, "mode": config.mode, "images": int(len(images)),
-            "columns": int(columns), "grid_shape": list(grid.shape), "source": generator.source}
-
-
-# ---------------------------------------------------------------------------------------- CLI
-def _define_flags() -> None:
-    """Defines the absl flags (lazily, so importing this module never clashes with other CLIs)."""
-    from absl import flags
-
-    d = LatentConfig()
-    flags.DEFINE_string("model_dir", d.model_dir, "Training directory (checkpoints, model.json).")
-    flags.DEFINE_string("module", d.module, "Exported generator SavedModel directory.")
-    flags.DEFINE_enum("mode", d.mode, list(MODES), "What to render.")
-    flags.DEFINE_string("output", d.output, "PNG path.")
-    flags.DEFINE_integer("steps", d.steps, "interpolate: images per row (endpoints included).")
-    flags.DEFINE_integer("rows", d.rows, "interpolate: number of interpolations.")
-    flags.DEFINE_integer("seed", d.seed, "Seed of the latents (1234 = the training grids' z).")
-    flags.DEFINE_bool("spherical", d.spherical, "interpolate: slerp instead of lerp.")
-    flags.DEFINE_integer("num_samples", d.num_samples, "samples / arithmetic: sheet size.")
-    flags.DEFINE_string("a", d.a, "arithmetic: sample indices of group a (comma-separated).")
-    flags.DEFINE_string("b", d.b, "arithmetic: sample indices of group b (subtracted).")
-    flags.DEFINE_string("c", d.c, "arithmetic: sample indices of group c (added).")
-    flags.DEFINE_integer("variations", d.variations, "arithmetic: jittered copies of a-b+c.")
-    flags.DEFINE_float("jitter", d.jitter, "arithmetic: U[-jitter, jitter] noise of variations.")
-    flags.DEFINE_integer("label", d.label, "Conditional models: one label for all (-1: auto).")
-
-
-def main(argv) -> None:
-    from absl import flags
-
-    if len(argv) > 1:
-        _fail(f"unexpected positional arguments: {' '.join(argv[1:])}")
-    values = {f.name: getattr(flags.FLAGS, f.name) for f in dataclasses.fields(LatentConfig)}
-    try:
-        summary = run(LatentConfig(**values))
-    except (ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
+def run(args) -> None:
+    summary = render(cli.args_to(LatentConfig, args))
     print(f"wrote {summary['output']}: {summary['mode']}, {summary['images']} images "
           f"({summary['columns']} per row) from {summary['source']}")
 
 
-def _fail(message: str) -> None:
-    print(f"ssgan_tf.latent: error: {' '.join(message.split())}", file=sys.stderr)
-    sys.exit(1)
+def main(argv: list[str] | None = None) -> int:
+    return cli.run(build_parser(), run, argv)
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from absl import app
-
-    _define_flags()
-    app.run(main)
+    sys.exit(main())

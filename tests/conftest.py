@@ -7,12 +7,12 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import ssgan_tf  # noqa: E402,F401  first, so its TF settings (oneDNN) apply as for the CLIs
-
 import gin  # noqa: E402
 import keras  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+import ssgan_tf  # noqa: E402,F401  first, so its TF settings (oneDNN) apply as for the CLIs
 
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(

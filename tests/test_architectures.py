@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from ssgan_tf.architectures import ARCHITECTURES, get_architecture
-from ssgan_tf.architectures.ops import unpool
 from ssgan_tf.gans import RotationTask
+from ssgan_tf.layers.resampling import unpool
 from tests.helpers import random_images, tiny_gan
 
 

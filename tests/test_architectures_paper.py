@@ -15,9 +15,9 @@ import pytest
 import tensorflow as tf
 
 from ssgan_tf.architectures import ARCHITECTURES, get_architecture, resnet_biggan
+from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.gans import GAN, RotationTask
-from ssgan_tf.losses import hinge
-from ssgan_tf.train import parse_config
+from ssgan_tf.gans.losses import hinge
 
 GIN_DIR = Path(__file__).resolve().parents[1] / "gin"
 
@@ -464,7 +464,7 @@ def test_paper_gin_file_binds_its_family_and_the_baseline_switch(name):
     path = GIN_DIR / name
     text = path.read_text()
     assert "--gin_param='RotationTask.mode=\"none\"'" in text  # one-line baseline switch
-    parse_config([str(path)], ["RotationTask.mode = 'none'"] + SHRINK_ADDITIONS)
+    parse_gin([str(path)], ["RotationTask.mode = 'none'"] + SHRINK_ADDITIONS)
     assert gin.query_parameter("train.architecture") == GIN_FILES[name]
     assert gin.query_parameter("RotationTask.mode") == "none"
     generator_cls, discriminator_cls = get_architecture(GIN_FILES[name])
@@ -474,7 +474,7 @@ def test_paper_gin_file_binds_its_family_and_the_baseline_switch(name):
 
 
 def test_imagenet_gin_is_the_papers_large_scale_setting():
-    parse_config([str(GIN_DIR / "imagenet_ssgan.gin")], [])
+    parse_gin([str(GIN_DIR / "imagenet_ssgan.gin")], [])
     q = gin.query_parameter
     assert q("train.batch_size") == 2048 and q("train.z_dim") == 120
     assert q("train.conditional") is False and q("train.dataset") == "imagenet2012"

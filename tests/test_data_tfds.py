@@ -13,10 +13,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.data import get_dataset
-from ssgan_tf.data.registry import (TFDS_DATASETS, distorted_square_window, imagenet_eval_crop,
-                                    preprocess_image)
-from ssgan_tf.train import parse_config, train
+from ssgan_tf.data.registry import (
+    TFDS_DATASETS,
+    distorted_square_window,
+    imagenet_eval_crop,
+    preprocess_image,
+)
+from ssgan_tf.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGENET_GIN = ROOT / "gin" / "imagenet_ssgan.gin"
@@ -149,7 +154,7 @@ def test_tiny_imagenet_reads_with_the_reference_preprocessing(tiny_imagenet):
 
 
 def test_imagenet_gin_trains_on_a_local_tfds_directory(tiny_imagenet, tmp_path):
-    parse_config([str(IMAGENET_GIN)],
+    parse_gin([str(IMAGENET_GIN)],
                  SHRINK + ["train.num_steps = 2", f"train.data_dir = '{tiny_imagenet}'"])
     lines = []
     summary = train(str(tmp_path), print_fn=lines.append)

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf import distribute
-
+from ssgan_tf.common import distribute
 from ssgan_tf.gans import RotationTask
 from tests.helpers import random_images, set_weights_from, tiny_gan
 

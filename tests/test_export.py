@@ -20,10 +20,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf import export, restore
+from ssgan_tf import runs
 from ssgan_tf.data import get_dataset
+from ssgan_tf.export import api as export
+from ssgan_tf.export.__main__ import main as export_main
 from ssgan_tf.gans import GAN
-from ssgan_tf.restore import load_gan
+from ssgan_tf.runs.restore import load_gan
 from tests.test_train import TINY, run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -347,17 +349,17 @@ def test_bad_arguments_are_explained(tmp_path):
 
 
 def test_cli_bad_input_exits_nonzero_with_one_paragraph(tmp_path, capsys):
-    """`run_cli` is what `python -m ssgan_tf.export` runs (the success path runs as a real
+    """`main` is what `python -m ssgan_tf.export` runs (the success path runs as a real
     subprocess in `trained_export`)."""
     model_dir, export_dir = trained_export(False)
     cases = [([f"--model_dir={tmp_path / 'nope'}"], "is not an ssgan_tf model_dir"),
              ([], "--model_dir is required"),
              ([f"--model_dir={model_dir}", f"--export_dir={export_dir}"],
               "exists and is not empty; pass --overwrite"),
-             ([f"--model_dir={model_dir}", "--bogus"], "Unknown command line flag 'bogus'"),
-             ([f"--model_dir={model_dir}", "extra"], "unexpected arguments ['extra']")]
+             ([f"--model_dir={model_dir}", "--bogus"], "unrecognized arguments: --bogus"),
+             ([f"--model_dir={model_dir}", "extra"], "unrecognized arguments: extra")]
     for args, message in cases:
-        assert export.run_cli(["export", *args]) == 1, args
+        assert export_main([*args]) == 1, args
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and message in err and "\n" not in err, err
     assert sorted(os.listdir(export_dir)) == ["discriminator", "generator"]  # left untouched
@@ -399,9 +401,9 @@ def _bf16_gan():
     """A tiny GAN built as training builds it under mixed_bfloat16 (widths bound by gin)."""
     gin.parse_config([b for b in TINY if b.startswith("sndcgan.")])
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    info = restore.model_info(get_dataset("synthetic", resolution=16), "sndcgan", Z_DIM, 0,
+    info = runs.model_info(get_dataset("synthetic", resolution=16), "sndcgan", Z_DIM, 0,
                               "mixed_bfloat16", "uniform")
-    model = GAN(*restore.build_networks(info))
+    model = GAN(*runs.build_networks(info))
     model.build_all()
     return model, {**info, "step": 0, "checkpoint": None}
 
@@ -459,7 +461,7 @@ def test_the_generator_module_carries_the_ema_weights(tmp_path):
 def test_training_exports_at_the_end_when_asked(tmp_path):
     import inspect
 
-    from ssgan_tf.train import train
+    from ssgan_tf.training.trainer import train
 
     if "export_at_end" not in inspect.signature(train).parameters:
         pytest.skip("train.export_at_end is not wired into ssgan_tf/train.py yet")

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-import ssgan_tf.train as train_module
+import ssgan_tf.training.trainer as train_module
 from tests.test_train import checkpoint_values, run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -5,8 +5,9 @@ from pathlib import Path
 import gin
 import pytest
 
-from ssgan_tf.s2gan import run_s2gan
-from ssgan_tf.train import parse_config, train
+from ssgan_tf.common.configs import parse_gin
+from ssgan_tf.pipelines.s2gan import run_s2gan
+from ssgan_tf.training.trainer import train
 
 GIN_DIR = Path(__file__).resolve().parents[1] / "gin"
 GIN_FILES = sorted(p.name for p in GIN_DIR.glob("*.gin"))
@@ -33,7 +34,7 @@ def test_there_are_gin_files():
 
 @pytest.mark.parametrize("name", GIN_PARAMS)
 def test_gin_file_parses_and_trains_one_step(name, tmp_path):
-    parse_config([str(GIN_DIR / name)], [])
+    parse_gin([str(GIN_DIR / name)], [])
     dataset = gin.query_parameter("train.dataset")
     overrides = list(SHRINK)
     if dataset not in ("digits", "synthetic"):  # tfds data is not on CI machines
@@ -44,7 +45,7 @@ def test_gin_file_parses_and_trains_one_step(name, tmp_path):
                             print_fn=lambda *_: None)
         tmp_path = tmp_path / "gan"
     else:
-        parse_config([str(GIN_DIR / name)], overrides)
+        parse_gin([str(GIN_DIR / name)], overrides)
         summary = train(str(tmp_path), print_fn=lambda *_: None)
     assert summary["step"] == 1
     assert (tmp_path / "samples" / "step_000001.png").exists()

@@ -4,7 +4,7 @@ timed in isolation."""
 import pytest
 import tensorflow as tf
 
-from ssgan_tf.kernel_ceiling import collect_kernels, kernel_ceiling
+from ssgan_tf.perf.kernel_ceiling import collect_kernels, kernel_ceiling
 
 
 def _graph():

@@ -4,12 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf import distribute
-
-from ssgan_tf.clustering import KMeans
+from ssgan_tf.common import distribute
 from ssgan_tf.data import get_dataset
-from ssgan_tf.data.labels import UNLABELLED, labelled_mask, with_partial_labels, \
-    with_pseudo_labels
+from ssgan_tf.data.labels import UNLABELLED, labelled_mask, with_partial_labels, with_pseudo_labels
+from ssgan_tf.pipelines.clustering import KMeans
 
 
 def test_mask_is_exact_stratified_and_deterministic():

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf import latent
-from ssgan_tf.callbacks import image_grid
+from ssgan_tf.common.files import image_grid
+from ssgan_tf.evaluation import latent
 
 REPO = Path(__file__).resolve().parents[1]
 RNG = np.random.RandomState(0)
@@ -90,7 +90,7 @@ def read_png(path):
 
 
 def test_cli_interpolate_renders_the_ema_generator(model_dir, tmp_path):
-    from ssgan_tf.restore import load_gan
+    from ssgan_tf.runs.restore import load_gan
 
     out = tmp_path / "grid.png"
     summary = latent.run(latent.LatentConfig(model_dir=str(model_dir), mode="interpolate",
@@ -142,5 +142,5 @@ def test_cli_exits_nonzero_with_a_message(tmp_path):
                              f"--model_dir={tmp_path}", "--a=1", "--b=2"], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
-    assert "ssgan_tf.latent: error: --mode=arithmetic needs --a, --b and --c" in result.stderr
+    assert "error: --mode=arithmetic needs --a, --b and --c" in result.stderr
     assert "Traceback" not in result.stderr

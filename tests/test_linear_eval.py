@@ -10,10 +10,12 @@ import sys
 import numpy as np
 import pytest
 
-from ssgan_tf import distribute, linear_eval
+from ssgan_tf import linear_eval as linear_eval_cli
+from ssgan_tf.common import distribute
 from ssgan_tf.data import get_dataset
-from ssgan_tf.probe import DiscriminatorEncoder, ModuleEncoder, extract_features
-from ssgan_tf.restore import load_gan
+from ssgan_tf.evaluation import linear_eval
+from ssgan_tf.evaluation.probe import DiscriminatorEncoder, ModuleEncoder, extract_features
+from ssgan_tf.runs.restore import load_gan
 from tests.test_export import REPO, trained_export
 
 BLOCKS = ["block1", "block2", "block3", "block4", "final"]
@@ -69,7 +71,7 @@ def test_cli_end_to_end_writes_the_json(tmp_path, capsys):
     table = result.stdout
     assert "best by validation accuracy" in table and all(k in table for k in BLOCKS)
     # The checkpoint gives the same scores (same features, deterministic classifier).
-    assert linear_eval.run_cli(["linear_eval", f"--model_dir={model_dir}", *SMALL,
+    assert linear_eval_cli.main([f"--model_dir={model_dir}", *SMALL,
                                 f"--output={tmp_path / 'ckpt.json'}"]) == 0
     from_checkpoint = json.loads((tmp_path / "ckpt.json").read_text())
     assert from_checkpoint["source"] == "model_dir"
@@ -97,6 +99,6 @@ def test_bad_input_exits_nonzero_with_a_clear_message(tmp_path, capsys):
         ([module, *SMALL, "--batch_size=0"], "--batch_size=0 must be >= 1"),
     ]
     for args, message in cases:
-        assert linear_eval.run_cli(["linear_eval", *args]) == 1, args
+        assert linear_eval_cli.main([*args]) == 1, args
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and message in err and "\n" not in err, (args, err)

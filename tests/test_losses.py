@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf import losses
-from ssgan_tf.gans import GAN, RotationTask
-from tests.test_ssgan_losses import B, C, S, LinearDiscriminator, TinyGenerator
+from ssgan_tf.gans import GAN, RotationTask, losses
+from tests.test_ssgan_losses import B, C, LinearDiscriminator, S, TinyGenerator
 
 REAL = np.array([-3.0, -1.2, -0.1, 0.0, 0.4, 1.5, 2.7, 8.0], np.float32)
 FAKE = np.array([2.2, -0.7, 0.05, -4.0, 1.1, -1.9, 0.0, -8.5], np.float32)

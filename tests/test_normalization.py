@@ -5,14 +5,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf import distribute
-
 from ssgan_tf.architectures import get_architecture
-from ssgan_tf.checkpoints import VariableMap
+from ssgan_tf.common import distribute
 from ssgan_tf.gans import GAN, RotationTask
 from ssgan_tf.layers.attention import NonLocalBlock
-from ssgan_tf.layers.normalization import (LAYER_NORM_EPSILON, BatchNorm,
-                                           virtual_batch_standardize)
+from ssgan_tf.layers.normalization import LAYER_NORM_EPSILON, BatchNorm, virtual_batch_standardize
+from ssgan_tf.runs.checkpoints import VariableMap
 
 EPS = 1e-5
 

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf import penalties
-from ssgan_tf.gans import GAN, RotationTask
+from ssgan_tf.gans import GAN, RotationTask, penalties
 from tests.helpers import tiny_gan
-from tests.test_ssgan_losses import B, C, S, LinearDiscriminator, TinyGenerator
+from tests.test_ssgan_losses import B, C, LinearDiscriminator, S, TinyGenerator
 
 KEY = tf.constant([11, 22], tf.int64)
 

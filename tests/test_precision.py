@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf import train as train_lib
+from ssgan_tf.training import trainer as train_lib
 from tests.test_train import checkpoint_values, run
 
 

@@ -7,9 +7,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf import distribute
-from ssgan_tf.probe import (L2_GRID, ProbeError, choose_l2, extract_features, fit_linear_probe,
-                            probe_all, probe_keys, validation_split)
+from ssgan_tf.common import distribute
+from ssgan_tf.evaluation.probe import (
+    L2_GRID,
+    ProbeError,
+    choose_l2,
+    extract_features,
+    fit_linear_probe,
+    probe_all,
+    probe_keys,
+    validation_split,
+)
 
 
 def _separable(n, dim=10, classes=3, seed=0):

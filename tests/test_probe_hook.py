@@ -10,8 +10,10 @@ import keras
 import numpy as np
 import pytest
 
-from ssgan_tf.probe_hook import LinearProbeHook, append_record, read_curve
-from ssgan_tf.train import parse_config, train
+from ssgan_tf import runs
+from ssgan_tf.common.configs import parse_gin
+from ssgan_tf.evaluation.probe_hook import LinearProbeHook, append_record, read_curve
+from ssgan_tf.training.trainer import train
 from tests.test_train import TINY
 
 
@@ -29,7 +31,7 @@ def _clean_global_state():
 def _train(model_dir, num_steps, hooks, extra=()):
     gin.clear_config()
     keras.backend.clear_session()
-    parse_config([], TINY + [f"train.num_steps = {num_steps}", "train.log_every = 100",
+    parse_gin([], TINY + [f"train.num_steps = {num_steps}", "train.log_every = 100",
                              "train.sample_every = 100", "train.save_every = 2", *extra])
     lines = []
     summary = train(str(model_dir), hooks=hooks, print_fn=lines.append)
@@ -69,21 +71,19 @@ def test_probe_of_a_random_discriminator_beats_chance_on_the_shapes():
     """Known answer: rectangles / discs / crosses are linearly separable from the pooled
     features of even a random conv net well above chance (1/3); shuffled labels give chance."""
     from ssgan_tf.data import get_dataset
-    from ssgan_tf.probe_hook import random_init_probe
+    from ssgan_tf.evaluation.probe_hook import random_init_probe
 
     gin.clear_config()
-    parse_config([], ["sndcgan.Discriminator.ch = 8"])
+    parse_gin([], ["sndcgan.Discriminator.ch = 8"])
     spec = get_dataset("synthetic", resolution=16)
     hook = LinearProbeHook(num_train=400, num_test=200)
     accuracy = random_init_probe(spec, "sndcgan", seed=0, hook=hook)
     assert max(accuracy.values()) > 0.6
     # The same features with labels that carry no information: chance.
-    from ssgan_tf import probe as probe_lib
-    from ssgan_tf.probe_hook import _Float32Encoder
-    from ssgan_tf import restore
-
+    from ssgan_tf.evaluation import probe as probe_lib
+    from ssgan_tf.evaluation.probe_hook import _Float32Encoder
     keras.utils.set_random_seed(0)
-    _, discriminator = restore.build_networks(restore.model_info(spec, "sndcgan", 16, 0,
+    _, discriminator = runs.build_networks(runs.model_info(spec, "sndcgan", 16, 0,
                                                                  "float32", "uniform"))
     train_set, test_set, _ = hook.datasets(spec)
     encoder = _Float32Encoder(discriminator)
@@ -124,8 +124,8 @@ def test_metrics_hook_records_rotation_accuracy_and_domain_scores(tmp_path):
     """Without Inception weights the hook still reports the domain scores (a tiny in-memory
     domain extractor) and D's rotation accuracy, at the hook's steps."""
     from ssgan_tf.data import get_dataset
-    from ssgan_tf.metrics import DomainFeatureExtractor
-    from ssgan_tf.metrics_hook import MetricsHook, real_images
+    from ssgan_tf.evaluation.metrics import DomainFeatureExtractor
+    from ssgan_tf.evaluation.metrics_hook import MetricsHook, real_images
 
     spec = get_dataset("synthetic", resolution=16)
     images, labels = real_images(spec, "train", 200)

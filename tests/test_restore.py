@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf.restore import load_gan, read_model_info
+from ssgan_tf.runs.restore import load_gan, read_model_info
 from tests.test_train import checkpoint_values, run
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf import distribute
 from ssgan_tf.architectures import get_architecture
+from ssgan_tf.common import distribute
 from ssgan_tf.data import labels as labels_lib
 from ssgan_tf.gans.s3gan import class_loss_terms
 from tests.test_train import run
@@ -106,7 +106,7 @@ def test_s3gan_trains_and_exports_class_logits(tmp_path):
     assert np.isfinite(summary["d_class_loss"]) and summary["d_class_loss"] > 0
     assert any("class " in line for line in lines if line.startswith("step "))
     # The exported D outputs the class head's logits and accepts -1 (unlabelled).
-    from ssgan_tf.restore import load_gan
+    from ssgan_tf.runs.restore import load_gan
     model, _ = load_gan(str(tmp_path))
     module = tf.saved_model.load(str(tmp_path / "export" / "discriminator"))
     x = tf.random.stateless_uniform([3, 16, 16, 3], [7, 8])
@@ -141,7 +141,7 @@ def test_pseudo_label_files_are_validated(tmp_path):
 
 @pytest.mark.slow
 def test_s2gan_pipeline_runs_and_resumes(tmp_path):
-    from ssgan_tf.s2gan import run_s2gan
+    from ssgan_tf.pipelines.s2gan import run_s2gan
     from tests.test_train import TINY
 
     params = TINY + ["train.conditional = True", "sndcgan.Discriminator.project_y = True",

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf.architectures.ops import avg_pool, unpool
 from ssgan_tf.layers import Conv2D, Dense, spectral_normalize
+from ssgan_tf.layers.resampling import avg_pool, unpool
 
 
 def test_power_iteration_converges_to_top_singular_value():

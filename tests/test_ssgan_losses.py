@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf import losses
 from ssgan_tf.architectures.base import Discriminator
-from ssgan_tf.gans import GAN, RotationTask
+from ssgan_tf.gans import GAN, RotationTask, losses
 from ssgan_tf.layers import Dense
 
 B, S, C, F = 8, 4, 1, 6

@@ -35,8 +35,8 @@ sndcgan.Generator.ch = 8
 sndcgan.Discriminator.ch = 8
 RotationTask.rotated_batch_size = 8
 RotationTask.mode = "{mode}"
-import ssgan_tf.probe_hook
-import ssgan_tf.metrics_hook
+import ssgan_tf.evaluation.probe_hook
+import ssgan_tf.evaluation.metrics_hook
 LinearProbeHook.every = 2
 LinearProbeHook.num_train = 60
 LinearProbeHook.num_test = 30
@@ -95,4 +95,4 @@ def test_bad_input_is_a_clear_error(tmp_path):
         study.run_study(str(tmp_path), None, variants=["nope"])
     with pytest.raises(study.StudyError, match="does not exist"):
         study.run_study(str(tmp_path), None, datasets=["no_such_dataset"])
-    assert study.run_cli(["study", "--output_dir", str(tmp_path)]) == 1  # --inception missing
+    assert study.main(["--output_dir", str(tmp_path)]) == 1  # --inception missing

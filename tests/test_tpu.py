@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf import distribute
+from ssgan_tf.common import distribute
+from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.data import get_dataset, train_dataset
-from ssgan_tf.train import build_model, make_train_loop, parse_config
+from ssgan_tf.training.trainer import build_model, make_train_loop
 
 QUICKSTART_TINY = ["train.dataset = 'synthetic'", "train.resolution = 16",
                    "sndcgan.Generator.ch = 4", "sndcgan.Discriminator.ch = 4",
@@ -33,7 +34,7 @@ def quickstart_model(spec):
 
 @pytest.mark.slow  # two compilations of the step, one by XLA: ~20-40 s on 2 shared cores
 def test_quickstart_step_compiles_with_xla_and_matches_the_plain_step():
-    parse_config(["gin/quickstart.gin"], QUICKSTART_TINY)
+    parse_gin(["gin/quickstart.gin"], QUICKSTART_TINY)
     spec = get_dataset("synthetic", resolution=16)
     strategy = distribute.make_strategy("default")
     results = {}
@@ -75,7 +76,7 @@ def test_unreachable_tpu_address_fails_fast_with_the_address():
 def test_z_stream_is_the_same_with_and_without_xla():
     """z (and fake labels) use Philox: the same draw with and without XLA, so a TPU run of a
     seed trains on the z of a CPU/GPU run (the default algorithm differs under XLA)."""
-    parse_config(["gin/quickstart.gin"], QUICKSTART_TINY)
+    parse_gin(["gin/quickstart.gin"], QUICKSTART_TINY)
     model = quickstart_model(get_dataset("synthetic", resolution=16))
     draw = lambda: model.sample_z(BATCH, step=3)  # noqa: E731
     np.testing.assert_array_equal(tf.function(draw, jit_compile=True)().numpy(),

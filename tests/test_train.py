@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ssgan_tf.train import parse_config, train
+from ssgan_tf.common.configs import parse_gin
+from ssgan_tf.training.trainer import train
 
 TINY = ["train.dataset = 'synthetic'", "train.resolution = 16", "train.batch_size = 8",
         "train.architecture = 'sndcgan'", "train.precision = 'float32'",
@@ -20,7 +21,7 @@ TINY = ["train.dataset = 'synthetic'", "train.resolution = 16", "train.batch_siz
 def run(model_dir, num_steps, extra=()):
     gin.clear_config()
     keras.backend.clear_session()
-    parse_config([], TINY + [f"train.num_steps = {num_steps}", *extra])
+    parse_gin([], TINY + [f"train.num_steps = {num_steps}", *extra])
     lines = []
     summary = train(str(model_dir), print_fn=lines.append)
     return summary, lines
@@ -100,7 +101,7 @@ class _RecordingHook:
 def test_hooks_run_every_k_steps_and_at_the_end(tmp_path):
     gin.clear_config()
     keras.backend.clear_session()
-    parse_config([], TINY + ["train.num_steps = 7", "train.steps_per_loop = 5",
+    parse_gin([], TINY + ["train.num_steps = 7", "train.steps_per_loop = 5",
                              "train.log_every = 100", "train.sample_every = 100",
                              "train.save_every = 100"])
     hook = _RecordingHook(every=3)

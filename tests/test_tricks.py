@@ -7,16 +7,23 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-
-from ssgan_tf import distribute, penalties
-from ssgan_tf.checkpoints import make_checkpoint
-from ssgan_tf.gans import GAN, RotationTask
+from ssgan_tf.common import distribute
+from ssgan_tf.gans import GAN, RotationTask, penalties
 from ssgan_tf.gans.gan import _REPLAY_INDEX_SALT, _REPLAY_MASK_SALT
 from ssgan_tf.gans.tricks import ReplayBuffer
 from ssgan_tf.layers.minibatch import MinibatchDiscrimination, MinibatchStddev
+from ssgan_tf.runs.checkpoints import make_checkpoint
 from tests.helpers import random_images, set_weights_from, tiny_gan
-from tests.test_ssgan_losses import (B, C, S, LinearDiscriminator, TinyGenerator, d_weights,
-                                     np_d_outputs, np_softplus)
+from tests.test_ssgan_losses import (
+    B,
+    C,
+    LinearDiscriminator,
+    S,
+    TinyGenerator,
+    d_weights,
+    np_d_outputs,
+    np_softplus,
+)
 
 Z_DIM = 16
 
@@ -128,7 +135,7 @@ def test_ema_generator_shares_live_batch_norm_statistics_and_checkpoints(tmp_pat
 @pytest.mark.slow
 def test_training_run_with_ema_restores_ema_weights(tmp_path):
     """A short train() run with EMA: load_gan rebuilds the EMA generator from the checkpoint."""
-    from ssgan_tf.restore import load_gan
+    from ssgan_tf.runs.restore import load_gan
     from tests.test_train import run
 
     run(tmp_path, 2, extra=["GAN.g_ema_decay = 0.5", "GAN.ema_start_step = 1"])

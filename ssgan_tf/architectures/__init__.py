@@ -5,8 +5,15 @@ Importing a family module registers its gin configurables (`<family>.Generator.c
 
 from __future__ import annotations
 
-from ssgan_tf.architectures import (dcgan, resnet5, resnet_biggan, resnet_biggan_deep,
-                                    resnet_cifar, resnet_stl, sndcgan)
+from ssgan_tf.architectures import (
+    dcgan,
+    resnet5,
+    resnet_biggan,
+    resnet_biggan_deep,
+    resnet_cifar,
+    resnet_stl,
+    sndcgan,
+)
 
 _FAMILIES = {"sndcgan": sndcgan, "dcgan": dcgan, "resnet_cifar": resnet_cifar,
              "resnet_stl": resnet_stl, "resnet5": resnet5, "resnet_biggan": resnet_biggan,

@@ -15,8 +15,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ssgan_tf.layers.normalization import ReferenceBatchMixin
 from ssgan_tf.layers.minibatch import minibatch_features
+from ssgan_tf.layers.normalization import ReferenceBatchMixin
 from ssgan_tf.layers.spectral_norm import Dense
 
 NUM_ROTATIONS = 4
@@ -146,6 +146,22 @@ class Discriminator(keras.Model):
             out["class_logits"] = tf.cast(class_logits, tf.float32)
         out.update({k: tf.cast(v, tf.float32) for k, v in blocks.items()})
         return out
+
+    def encode(self, images, labels=None, training=False) -> dict:
+        """D's outputs under their exported names (export/README.md): `gan_logits` [N], `final`
+        [N, F] (input of the last linear layer), `rotation_logits` [N, 4], `block1`..`blockN`
+        (pooled), and `class_logits` when D has a class head (S3GAN)."""
+        out = self(images, labels, training=training)
+        result = {"gan_logits": out["logits"], "final": out["features"],
+                  "rotation_logits": out["rotation_logits"]}
+        result.update({k: v for k, v in out.items() if k.startswith("block")})
+        if "class_logits" in out:
+            result["class_logits"] = out["class_logits"]
+        elif self.class_head is not None:
+            features = tf.cast(out["features"], self.compute_dtype)
+            result["class_logits"] = tf.cast(self.class_head(features, training=training),
+                                             tf.float32)
+        return result
 
     def _fill_missing_labels(self, y_onehot, class_logits):
         """S3GAN: rows without a label (all-zero one-hot) take the class head's prediction,

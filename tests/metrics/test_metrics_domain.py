@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssgan_tf.metrics import DomainFeatureExtractor, compute_metrics, file_sha256
+from ssgan_tf.evaluation.metrics import DomainFeatureExtractor, compute_metrics, file_sha256
 
 
 @pytest.fixture(scope="module")

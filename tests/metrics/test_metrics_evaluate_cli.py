@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf import evaluate
-from ssgan_tf.evaluate import EvalConfig, EvaluationError, run
-from ssgan_tf.metrics import file_sha256
+from ssgan_tf.evaluation import evaluate
+from ssgan_tf.evaluation.evaluate import EvalConfig, EvaluationError, run
+from ssgan_tf.evaluation.metrics import file_sha256
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ def _cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
 
 
 def _our_error_lines(stderr: str):
-    return [line for line in stderr.splitlines() if line.startswith("ssgan_tf.evaluate: error:")]
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
 @pytest.fixture(scope="module")

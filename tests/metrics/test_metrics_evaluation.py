@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssgan_tf.metrics import (
+from ssgan_tf.evaluation.metrics import (
     FeatureStatistics,
     compute_metrics,
     compute_reference_statistics,

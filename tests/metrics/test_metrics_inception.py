@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import np_inception_reference as reference
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import np_inception_reference as reference
-from ssgan_tf.metrics import InceptionExtractor, InceptionWeights, build_inception_model
-from ssgan_tf.metrics import inception_spec as spec
-from ssgan_tf.metrics.inception import preprocess, to_nhwc3_float
+from ssgan_tf.evaluation.metrics import InceptionExtractor, InceptionWeights, build_inception_model
+from ssgan_tf.evaluation.metrics import inception_spec as spec
+from ssgan_tf.evaluation.metrics.inception import preprocess, to_nhwc3_float
 
 
 def test_pool3_matches_numpy_forward_on_real_cifar(inception_npz, inception_extractor, cifar_images):

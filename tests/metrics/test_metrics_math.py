@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from ssgan_tf.metrics import (
+from ssgan_tf.evaluation.metrics import (
     FeatureReservoir,
     FeatureStatistics,
     InceptionScoreAccumulator,

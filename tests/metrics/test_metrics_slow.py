@@ -6,7 +6,11 @@ import time
 
 import pytest
 
-from ssgan_tf.metrics import InceptionExtractor, frechet_distance_from_activations, kernel_inception_distance
+from ssgan_tf.evaluation.metrics import (
+    InceptionExtractor,
+    frechet_distance_from_activations,
+    kernel_inception_distance,
+)
 
 N = 1000
 

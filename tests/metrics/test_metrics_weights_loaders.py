@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from ssgan_tf.metrics import inception_spec as spec
-from ssgan_tf.metrics.inception_weights import (
-    load_inception_weights,
-    save_inception_npz,
-    validate_tensors,
-)
-from ssgan_tf.metrics.torch_pickle import TorchPickleError, load_torch_state_dict
 from synthetic_formats import (
     write_evil_pth,
     write_graph_def,
     write_torch_legacy,
     write_torch_zip,
 )
+
+from ssgan_tf.evaluation.metrics import inception_spec as spec
+from ssgan_tf.evaluation.metrics.inception_weights import (
+    load_inception_weights,
+    save_inception_npz,
+    validate_tensors,
+)
+from ssgan_tf.evaluation.metrics.torch_pickle import TorchPickleError, load_torch_state_dict
 
 
 def _graph_tensors(canonical, with_gamma=True):

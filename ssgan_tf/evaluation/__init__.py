@@ -1,0 +1,2 @@
+"""Evaluation: FID / KID / IS (metrics/), linear probes of D's features, latent-space tools, and
+the periodic evaluation hooks the training loop can run."""

@@ -1,0 +1,218 @@
+"""Exports a trained GAN as two SavedModel / TF-Hub modules (contract: export/README.md):
+`E/generator` (z [+ labels] -> images in [0, 1]; EMA weights when the GAN has them) and
+`E/discriminator` (images in [0, 1] [+ labels] -> pooled block features, final features, GAN and
+rotation logits). Loading either needs only TensorFlow.
+
+`export_model(model, info, export_dir)` is the library entry point; `maybe_export_at_end(model,
+info, model_dir)` is what training calls with `train.export_at_end = True`. The export is written
+to a temporary sibling directory and renamed into place, so a failed export never leaves a half
+module behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import gin
+import keras
+import tensorflow as tf
+
+from ssgan_tf import __version__
+from ssgan_tf.export.modules import discriminator_module, generator_module
+from ssgan_tf.runs.checkpoints import latest_checkpoint
+from ssgan_tf.runs.restore import build_networks, load_gan, read_model_info
+
+__all__ = ["ExportError", "export_from_model_dir", "export_model",
+           "maybe_export_at_end"]
+
+GIN_ASSET = "gin_config.gin"
+INFO_ASSET = "ssgan_tf_info.json"
+
+
+class ExportError(ValueError):
+    """Bad input to an export (reported by the CLI as one paragraph, exit code 1)."""
+
+
+# ------------------------------------------------------------------------------ networks
+def _is_plain_float32(network) -> bool:
+    return network.compute_dtype == "float32" and not any(
+        isinstance(w.value, tf.distribute.DistributedValues) for w in network.weights)
+
+
+def _copy_weights(target, source) -> None:
+    by_path = {w.path.split("/", 1)[-1]: w for w in source.weights}
+    for w in target.weights:
+        key = w.path.split("/", 1)[-1]
+        if key not in by_path or tuple(by_path[key].shape) != tuple(w.shape):
+            raise ExportError(f"Cannot make a float32 copy of {source.name} for export: weight "
+                              f"{key} is missing or has another shape (were the gin bindings of "
+                              "training parsed?).")
+        w.assign(tf.cast(tf.convert_to_tensor(by_path[key].value), w.dtype))
+
+
+def export_networks(model, info: dict):
+    """(generator, discriminator) to export: the model's own (G = `inference_generator()`, the EMA
+    copy when enabled) when they are float32 single-device networks, else float32 copies built
+    from `info` and the parsed gin bindings (mixed precision or distributed training)."""
+    generator, discriminator = model.inference_generator(), model.discriminator
+    if _is_plain_float32(generator) and _is_plain_float32(discriminator):
+        return generator, discriminator
+
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        g_copy, d_copy = build_networks(info, name_prefix="export_")
+        y = tf.zeros([1], tf.int32) if generator.num_classes else None
+        g_copy(tf.zeros([1, generator.z_dim]), y, training=False)
+        d_copy(tf.zeros([1, *discriminator.image_shape]), y, training=False)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    _copy_weights(g_copy, generator)
+    _copy_weights(d_copy, discriminator)
+    return g_copy, d_copy
+
+
+# ------------------------------------------------------------------------------ metadata
+def _gin_text(model_dir: str | None) -> str:
+    for name in ("operative_config.gin", "config.gin"):
+        path = os.path.join(model_dir, name) if model_dir else None
+        if path and os.path.isfile(path):
+            with open(path) as f:
+                return f"# {name} of the exported model_dir\n" + f.read()
+    return "# bindings parsed in the exporting process\n" + gin.config_str()
+
+
+def _info_json(model, info: dict) -> dict:
+    out = dict(info)
+    out["trained_with_ssgan_tf_version"] = info.get("ssgan_tf_version")
+    out.update(ssgan_tf_version=__version__, tensorflow_version=tf.__version__,
+               step=int(info.get("step", model.current_step())),
+               checkpoint=info.get("checkpoint"), z_dim=int(model.z_dim),
+               num_classes=int(model.num_classes),
+               image_shape=[int(d) for d in model.discriminator.image_shape],
+               z_distribution=getattr(model, "z_distribution", "uniform"),
+               ema=model.inference_generator() is not model.generator)
+    return out
+
+
+# ------------------------------------------------------------------------------ writing
+def _check_destination(export_dir: str, overwrite: bool) -> None:
+    if os.path.isfile(export_dir):
+        raise ExportError(f"--export_dir={export_dir!r} is a file; pass a directory.")
+    if os.path.isdir(export_dir) and os.listdir(export_dir) and not overwrite:
+        raise ExportError(f"--export_dir={export_dir!r} exists and is not empty; pass "
+                          "--overwrite to replace it, or choose another directory.")
+
+
+def export_model(model, info: dict, export_dir: str, model_dir: str | None = None,
+                 overwrite: bool = False) -> dict:
+    """Writes `export_dir/generator` and `export_dir/discriminator`; returns their paths.
+
+    `info` is model.json's content (as `restore.load_gan` returns it, with `step` and
+    `checkpoint`); `model_dir` supplies the gin config asset. Call outside a strategy scope.
+    """
+    export_dir = os.path.normpath(export_dir)
+    _check_destination(export_dir, overwrite)
+    parent = os.path.dirname(os.path.abspath(export_dir))
+    os.makedirs(parent, exist_ok=True)
+    generator, discriminator = export_networks(model, info)
+    meta = _info_json(model, info)
+    common = {"num_classes": meta["num_classes"], "image_shape": meta["image_shape"],
+              "step": meta["step"], "ssgan_tf_version": __version__}
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.tmp-", dir=parent)
+    sources = tempfile.mkdtemp(prefix="ssgan_tf_export_assets-")
+    try:
+        paths = {}
+        for part in ("generator", "discriminator"):
+            os.makedirs(os.path.join(sources, part))
+            assets = {"gin_config": os.path.join(sources, part, GIN_ASSET),
+                      "info": os.path.join(sources, part, INFO_ASSET)}
+            with open(assets["gin_config"], "w") as f:
+                f.write(_gin_text(model_dir))
+            with open(assets["info"], "w") as f:
+                json.dump({**meta, "module": part}, f, indent=2, sort_keys=True)
+            if part == "generator":
+                module, signatures = generator_module(
+                    generator, meta["z_distribution"],
+                    {**common, "z_dim": meta["z_dim"], "z_distribution": meta["z_distribution"]},
+                    assets)
+            else:
+                module, signatures = discriminator_module(discriminator, common, assets)
+            tf.saved_model.save(module, os.path.join(staging, part), signatures=signatures)
+            paths[part] = os.path.join(export_dir, part)
+        _move_into_place(staging, export_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(sources, ignore_errors=True)
+    return {"export_dir": export_dir, **paths}
+
+
+def _move_into_place(staging: str, export_dir: str) -> None:
+    """Renames the finished staging directory to export_dir (replacing an old export)."""
+    if not os.path.exists(export_dir):
+        os.rename(staging, export_dir)
+        return
+    if not os.listdir(export_dir):
+        os.rmdir(export_dir)
+        os.rename(staging, export_dir)
+        return
+    old = staging + ".old"
+    os.rename(export_dir, old)
+    try:
+        os.rename(staging, export_dir)
+    except OSError:
+        os.rename(old, export_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def export_from_model_dir(model_dir: str, export_dir: str | None = None,
+                          checkpoint: str | None = None, overwrite: bool = False) -> dict:
+    """Restores `model_dir` (latest or given checkpoint) in float32 and exports it."""
+
+    if not model_dir:
+        raise ExportError("--model_dir is required: a directory written by "
+                          "`python -m ssgan_tf.train --model_dir=D`.")
+    read_model_info(model_dir)  # FileNotFoundError with the explanation
+    export_dir = export_dir or os.path.join(model_dir, "export")
+    _check_destination(export_dir, overwrite)
+    if checkpoint and not tf.io.gfile.exists(checkpoint + ".index"):
+        raise ExportError(f"--checkpoint={checkpoint!r} does not exist (expected a checkpoint "
+                          f"prefix such as {os.path.join(model_dir, 'checkpoints', 'ckpt-500')}"
+                          f"; {model_dir}/checkpoints/checkpoint lists the kept ones).")
+    try:
+        model, info = load_gan(model_dir, checkpoint)
+    except FileNotFoundError as e:
+        raise ExportError(f"{e} Train first (`python -m ssgan_tf.train ... --model_dir="
+                          f"{model_dir}`) or pass --checkpoint.") from None
+    return export_model(model, info, export_dir, model_dir=model_dir, overwrite=overwrite)
+
+
+def _is_chief() -> bool:
+    """False on non-chief workers of a multi-worker run (TF_CONFIG), which must not write."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    except ValueError:
+        return True
+    task, cluster = config.get("task", {}), config.get("cluster", {})
+    if not task:
+        return True
+    if "chief" in cluster:
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
+def maybe_export_at_end(model, info: dict, model_dir: str) -> dict | None:
+    """End-of-training export to `model_dir/export` (replacing the previous one) on the chief;
+    returns the paths, or None on other workers."""
+    if not _is_chief():
+        return None
+
+    info = {**info, "step": model.current_step(), "checkpoint": latest_checkpoint(model_dir)}
+    return export_model(model, info, os.path.join(model_dir, "export"), model_dir=model_dir,
+                        overwrite=True)

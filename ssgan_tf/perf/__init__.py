@@ -1,0 +1,1 @@
+"""Performance measurement: step throughput, the machine's peak, and the kernel ceiling."""

@@ -1,0 +1,122 @@
+"""What the training loop does between chunks of steps: logs, TensorBoard, sample grids,
+checkpoints. Each hook is called on the host with the mean metrics of the last chunk."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Any, Callable, Protocol
+
+import tensorflow as tf
+
+from ssgan_tf.common.files import image_grid, save_png
+
+
+class SampleWriter:
+    """Renders a fixed batch of z (the same every time, so grids are comparable) as PNG grids in
+    `model_dir/samples/step_XXXXXX.png` and as a TensorBoard image."""
+
+    def __init__(self, model, model_dir: str, writer, num_images: int = 64, seed: int = 1234):
+        self.model = model
+        self.directory = os.path.join(model_dir, "samples")
+        self.writer = writer
+        key = tf.constant([seed, 0], tf.int64)
+        self.z = (tf.random.stateless_uniform([num_images, model.z_dim], key, -1.0, 1.0)
+                  if model.z_distribution == "uniform"
+                  else tf.random.stateless_normal([num_images, model.z_dim], key))
+        self.labels = (tf.range(num_images, dtype=tf.int32) % model.num_classes
+                       if model.num_classes else None)
+
+    def __call__(self, step: int) -> str:
+        images = self.model.inference_generator()(self.z, self.labels, training=False).numpy()
+        grid = image_grid(images)
+        path = os.path.join(self.directory, f"step_{step:06d}.png")
+        save_png(grid, path)
+        with self.writer.as_default():
+            tf.summary.image("samples", grid[None], step=step)
+        return path
+
+
+class ProgressLogger:
+    """One line per interval: step, losses (GAN and rotation parts), rotation accuracy, img/s."""
+
+    def __init__(self, num_steps: int, images_per_step: int, print_fn=print):
+        self.num_steps = num_steps
+        self.images_per_step = images_per_step
+        self.print_fn = print_fn
+        self.start = self.last_time = time.time()
+        self.last_step = None
+
+    def __call__(self, step: int, logs: dict) -> float:
+        now = time.time()
+        if self.last_step is None:
+            self.last_step, self.last_time = step, now
+            return float("nan")
+        rate = (step - self.last_step) * self.images_per_step / max(now - self.last_time, 1e-9)
+        self.last_step, self.last_time = step, now
+        parts = [f"step {step}/{self.num_steps}",
+                 f"d_loss {logs['d_loss']:.3f} (real {logs['d_loss_real']:.3f} "
+                 f"fake {logs['d_loss_fake']:.3f}"
+                 + (f" rot {logs['d_rotation_loss']:.3f})" if "d_rotation_loss" in logs else ")"),
+                 f"g_loss {logs['g_loss']:.3f} (gan {logs['g_loss_gan']:.3f}"
+                 + (f" rot {logs['g_rotation_loss']:.3f})" if "g_rotation_loss" in logs else ")")]
+        if "d_class_loss" in logs:
+            parts.append(f"class {logs['d_class_loss']:.3f} acc {logs['d_class_accuracy']:.2f}")
+        if "d_rotation_accuracy" in logs:
+            parts.append(f"rot_acc real {logs['d_rotation_accuracy']:.2f} "
+                         f"fake {logs['g_rotation_accuracy']:.2f}")
+        eta = (self.num_steps - step) * self.images_per_step / max(rate, 1e-9)
+        parts += [f"{rate:.1f} img/s", f"eta {eta / 60:.1f} min"]
+        self.print_fn(" | ".join(parts))
+        return rate
+
+
+def write_scalars(writer, step: int, logs: dict, prefix: str = "") -> None:
+    """Each metric under `losses/` or `accuracy/` so GAN and rotation parts are separate plots."""
+    with writer.as_default():
+        for key, value in logs.items():
+            group = "accuracy" if "accuracy" in key else ("perf" if "img_per_s" in key
+                                                          else "losses")
+            tf.summary.scalar(f"{prefix}{group}/{key}", value, step=step)
+    writer.flush()
+
+
+# ------------------------------------------------------------------------- periodic hooks
+@dataclasses.dataclass
+class HookContext:
+    """What a training hook may use: the live model, where to write, and the strategy.
+
+    Hooks run on every worker (they may need collectives); only the chief's `writer` is real
+    and only the chief should write files (`chief`)."""
+    model: Any
+    model_dir: str
+    writer: Any
+    strategy: Any
+    chief: bool
+    spec: Any
+    print_fn: Callable[[str], None] = print
+
+
+class TrainHook(Protocol):
+    """A periodic evaluation run by `train()` (gin: `train.hooks = [@SomeHook()]`).
+
+    `every` is in G steps; the loop stops at multiples of it. `__call__` returns scalars, which
+    the loop writes to TensorBoard under `hooks/` and into `summary.json`'s `hooks`."""
+    every: int
+
+    def __call__(self, step: int, context: HookContext) -> dict[str, float] | None: ...
+
+
+def run_hooks(hooks, step: int, context: HookContext, force: bool = False) -> dict[str, float]:
+    """Calls each hook due at `step` (or all of them when `force`); returns their scalars."""
+    results: dict[str, float] = {}
+    for hook in hooks:
+        if force or (hook.every and step % hook.every == 0):
+            results.update(hook(step, context) or {})
+    if results and context.chief:
+        with context.writer.as_default():
+            for key, value in results.items():
+                tf.summary.scalar(f"hooks/{key}", value, step=step)
+        context.writer.flush()
+    return results
