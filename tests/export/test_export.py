@@ -28,7 +28,7 @@ from ssgan_tf.gans import GAN
 from ssgan_tf.runs.restore import load_gan
 from tests.test_train import TINY, run
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONDITIONAL = ("train.conditional = True", "sndcgan.Discriminator.project_y = True",
                "sndcgan.Generator.norm = 'conditional_batch_norm'")
 Z_DIM, SHAPE, NUM_CLASSES = 16, (16, 16, 3), 3
@@ -49,7 +49,7 @@ def trained_export(conditional: bool = False) -> tuple[str, str]:
     with the CLI, the conditional one with `maybe_export_at_end` (what training calls).
 
     Cached on disk under a directory named in the environment (with this process's id): pytest
-    imports this file as `test_export` and other tests import it as `tests.test_export`, two
+    imports this file as `test_export` and other tests import it as `tests.export.test_export`, two
     module objects whose in-memory caches would not be shared."""
     pid, _, root = os.environ.get(CACHE_ENV, "").partition(":")
     if pid != str(os.getpid()) or not os.path.isdir(root):

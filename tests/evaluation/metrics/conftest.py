@@ -15,9 +15,9 @@ WEIGHTS_NAME = "fid_inception_v3_2015_12_05_weights.npz"
 
 
 def shared_data_root() -> Path:
-    """``$SSGAN_SHARED_DATA`` or ``<workspace>/shared/data`` (tests/metrics/x.py -> parents[3])."""
+    """``$SSGAN_SHARED_DATA`` or ``<workspace>/shared/data`` (tests/evaluation/metrics/x.py -> parents[4])."""
     env = os.environ.get("SSGAN_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data"
+    return Path(env) if env else Path(__file__).resolve().parents[4] / "shared" / "data"
 
 
 def _require(path: Path) -> Path:

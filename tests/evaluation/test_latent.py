@@ -12,7 +12,7 @@ import tensorflow as tf
 from ssgan_tf.common.files import image_grid
 from ssgan_tf.evaluation import latent
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RNG = np.random.RandomState(0)
 A, B = RNG.normal(size=16), RNG.normal(size=16)
 

@@ -16,7 +16,7 @@ from ssgan_tf.evaluation import evaluate
 from ssgan_tf.evaluation.evaluate import EvalConfig, EvaluationError, run
 from ssgan_tf.evaluation.metrics import file_sha256
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
