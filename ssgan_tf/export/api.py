@@ -11,7 +11,9 @@ module behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -21,19 +23,21 @@ import keras
 import tensorflow as tf
 
 from ssgan_tf import __version__
+from ssgan_tf.common.progress import Progress
+from ssgan_tf.export.destination import ExportError, check_destination, move_into_place
 from ssgan_tf.export.modules import discriminator_module, generator_module
 from ssgan_tf.runs.checkpoints import latest_checkpoint
 from ssgan_tf.runs.restore import build_networks, load_gan, read_model_info
 
 __all__ = ["ExportError", "export_from_model_dir", "export_model",
-           "maybe_export_at_end"]
+           "maybe_export_at_end", "quiet_tensorflow_logs"]
 
 GIN_ASSET = "gin_config.gin"
 INFO_ASSET = "ssgan_tf_info.json"
 
-
-class ExportError(ValueError):
-    """Bad input to an export (reported by the CLI as one paragraph, exit code 1)."""
+# Loggers that tf.saved_model.save floods at INFO (signature_serialization renames every
+# captured variable, "Writing fingerprint", "Sharding callback duration").
+NOISY_LOGGERS = ("absl", "tensorflow")
 
 
 # ------------------------------------------------------------------------------ networks
@@ -99,12 +103,55 @@ def _info_json(model, info: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------ writing
-def _check_destination(export_dir: str, overwrite: bool) -> None:
-    if os.path.isfile(export_dir):
-        raise ExportError(f"--export_dir={export_dir!r} is a file; pass a directory.")
-    if os.path.isdir(export_dir) and os.listdir(export_dir) and not overwrite:
-        raise ExportError(f"--export_dir={export_dir!r} exists and is not empty; pass "
-                          "--overwrite to replace it, or choose another directory.")
+@contextlib.contextmanager
+def quiet_tensorflow_logs():
+    """Raises TensorFlow's Python loggers to WARNING for the block (they may be at INFO when
+    absl was initialized, e.g. in a notebook or under absl.app), then restores them."""
+    loggers = [logging.getLogger(name) for name in NOISY_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def _write_assets(directory: str, model_dir: str | None, meta: dict, part: str) -> dict:
+    os.makedirs(directory)
+    assets = {"gin_config": os.path.join(directory, GIN_ASSET),
+              "info": os.path.join(directory, INFO_ASSET)}
+    with open(assets["gin_config"], "w") as f:
+        f.write(_gin_text(model_dir))
+    with open(assets["info"], "w") as f:
+        json.dump({**meta, "module": part}, f, indent=2, sort_keys=True)
+    return assets
+
+
+def _save_parts(networks: dict, meta: dict, staging: str, model_dir: str | None,
+                bar: Progress) -> None:
+    """Traces and saves `staging/generator` and `staging/discriminator` (2 bar steps each)."""
+    common = {"num_classes": meta["num_classes"], "image_shape": meta["image_shape"],
+              "step": meta["step"], "ssgan_tf_version": __version__}
+    sources = tempfile.mkdtemp(prefix="ssgan_tf_export_assets-")
+    try:
+        for part in ("generator", "discriminator"):
+            bar.describe(f"export: tracing the {part}")
+            assets = _write_assets(os.path.join(sources, part), model_dir, meta, part)
+            if part == "generator":
+                module, signatures = generator_module(
+                    networks[part], meta["z_distribution"],
+                    {**common, "z_dim": meta["z_dim"], "z_distribution": meta["z_distribution"]},
+                    assets)
+            else:
+                module, signatures = discriminator_module(networks[part], common, assets)
+            bar.update(1)
+            bar.describe(f"export: saving the {part}")
+            tf.saved_model.save(module, os.path.join(staging, part), signatures=signatures)
+            bar.update(1)
+    finally:
+        shutil.rmtree(sources, ignore_errors=True)
 
 
 def export_model(model, info: dict, export_dir: str, model_dir: str | None = None,
@@ -113,62 +160,27 @@ def export_model(model, info: dict, export_dir: str, model_dir: str | None = Non
 
     `info` is model.json's content (as `restore.load_gan` returns it, with `step` and
     `checkpoint`); `model_dir` supplies the gin config asset. Call outside a strategy scope.
+    `export_dir` must not be, contain or lie inside a training run (`destination`).
     """
     export_dir = os.path.normpath(export_dir)
-    _check_destination(export_dir, overwrite)
+    check_destination(export_dir, overwrite)
     parent = os.path.dirname(os.path.abspath(export_dir))
     os.makedirs(parent, exist_ok=True)
-    generator, discriminator = export_networks(model, info)
-    meta = _info_json(model, info)
-    common = {"num_classes": meta["num_classes"], "image_shape": meta["image_shape"],
-              "step": meta["step"], "ssgan_tf_version": __version__}
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.tmp-", dir=parent)
-    sources = tempfile.mkdtemp(prefix="ssgan_tf_export_assets-")
-    try:
-        paths = {}
-        for part in ("generator", "discriminator"):
-            os.makedirs(os.path.join(sources, part))
-            assets = {"gin_config": os.path.join(sources, part, GIN_ASSET),
-                      "info": os.path.join(sources, part, INFO_ASSET)}
-            with open(assets["gin_config"], "w") as f:
-                f.write(_gin_text(model_dir))
-            with open(assets["info"], "w") as f:
-                json.dump({**meta, "module": part}, f, indent=2, sort_keys=True)
-            if part == "generator":
-                module, signatures = generator_module(
-                    generator, meta["z_distribution"],
-                    {**common, "z_dim": meta["z_dim"], "z_distribution": meta["z_distribution"]},
-                    assets)
-            else:
-                module, signatures = discriminator_module(discriminator, common, assets)
-            tf.saved_model.save(module, os.path.join(staging, part), signatures=signatures)
-            paths[part] = os.path.join(export_dir, part)
-        _move_into_place(staging, export_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        shutil.rmtree(sources, ignore_errors=True)
-    return {"export_dir": export_dir, **paths}
-
-
-def _move_into_place(staging: str, export_dir: str) -> None:
-    """Renames the finished staging directory to export_dir (replacing an old export)."""
-    if not os.path.exists(export_dir):
-        os.rename(staging, export_dir)
-        return
-    if not os.listdir(export_dir):
-        os.rmdir(export_dir)
-        os.rename(staging, export_dir)
-        return
-    old = staging + ".old"
-    os.rename(export_dir, old)
-    try:
-        os.rename(staging, export_dir)
-    except OSError:
-        os.rename(old, export_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    with quiet_tensorflow_logs(), Progress(5, "export", unit="step") as bar:
+        bar.describe("export: float32 networks")
+        generator, discriminator = export_networks(model, info)
+        bar.update(1)
+        meta = _info_json(model, info)
+        staging = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.tmp-", dir=parent)
+        try:
+            _save_parts({"generator": generator, "discriminator": discriminator}, meta,
+                        staging, model_dir, bar)
+            move_into_place(staging, export_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return {"export_dir": export_dir, "generator": os.path.join(export_dir, "generator"),
+            "discriminator": os.path.join(export_dir, "discriminator")}
 
 
 def export_from_model_dir(model_dir: str, export_dir: str | None = None,
@@ -180,7 +192,7 @@ def export_from_model_dir(model_dir: str, export_dir: str | None = None,
                           "`python -m ssgan_tf.train --model_dir=D`.")
     read_model_info(model_dir)  # FileNotFoundError with the explanation
     export_dir = export_dir or os.path.join(model_dir, "export")
-    _check_destination(export_dir, overwrite)
+    check_destination(export_dir, overwrite)
     if checkpoint and not tf.io.gfile.exists(checkpoint + ".index"):
         raise ExportError(f"--checkpoint={checkpoint!r} does not exist (expected a checkpoint "
                           f"prefix such as {os.path.join(model_dir, 'checkpoints', 'ckpt-500')}"

@@ -154,15 +154,17 @@ def _wrong_specs(good: dict, key_first: str, key_second: str | None):
     return specs
 
 
-def generator_module(generator, z_distribution: str, metadata: dict, assets: dict):
-    """G: `__call__(z | {"z", "labels"}, training=False)` -> images; signatures `serving_default`
-    ({"z"[, "labels"]} -> {"images"}) and `sample` ({"seed", "num_images" | "labels"} ->
-    {"images", "z"[, "labels"]})."""
+def _draw_z(seed, n, z_dim: int, z_distribution: str):
+    """The `sample` signature's z: the training distribution, from `[seed, 0]`."""
+    key = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+    if z_distribution == "normal":
+        return tf.random.stateless_normal(tf.stack([n, z_dim]), key)
+    return tf.random.stateless_uniform(tf.stack([n, z_dim]), key, -1.0, 1.0)
+
+
+def _generator_call(module, generator, z_msg: str, y_msg: str) -> None:
+    """`module.__call__(z | {"z", "labels"}, training=False)` -> images, checked inputs."""
     z_dim, num_classes = generator.z_dim, generator.num_classes
-    module = ReusableModule(generator.weights, metadata, assets, name="generator")
-    z_msg = f"generator module expects float32 z [N, {z_dim}]"
-    y_msg = f"generator module expects int32 labels [N] in [0, {num_classes})"
-    both_msg = f"{z_msg} and int32 labels [N] in [0, {num_classes})"
 
     def generate(z, labels, training):
         z = check_shape(z, [None, z_dim], z_msg)
@@ -171,9 +173,9 @@ def generator_module(generator, z_distribution: str, metadata: dict, assets: dic
         return generator(z, labels if num_classes else None, training=training)
 
     z_spec = tf.TensorSpec(None, tf.float32, name="z")
-    y_spec = tf.TensorSpec(None, tf.int32, name="labels")
     if num_classes:
-        good = {"z": z_spec, "labels": y_spec}
+        good = {"z": z_spec, "labels": tf.TensorSpec(None, tf.int32, name="labels")}
+        both_msg = f"{z_msg} and int32 labels [N] in [0, {num_classes})"
         _make_call(module, lambda x, t: generate(x["z"], x["labels"], t), good,
                    _wrong_specs(good, "z", "labels"),
                    lambda x: f"{both_msg}; got z {x['z'].dtype.name}, labels "
@@ -183,14 +185,13 @@ def generator_module(generator, z_distribution: str, metadata: dict, assets: dic
                    [s["z"] for s in _wrong_specs({"z": z_spec}, "z", None)],
                    lambda z: f"{z_msg}; got {z.dtype.name}")
 
-    def draw_z(seed, n):
-        key = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
-        if z_distribution == "normal":
-            return tf.random.stateless_normal(tf.stack([n, z_dim]), key)
-        return tf.random.stateless_uniform(tf.stack([n, z_dim]), key, -1.0, 1.0)
 
-    # The signatures call the traced `__call__` (the network is traced only for __call__).
-    call = module.__call__
+def _generator_signatures(call, z_dim: int, num_classes: int, z_distribution: str,
+                          y_msg: str) -> dict:
+    """`serving_default` and `sample`, both calling the traced `__call__` (the network is
+    traced only for __call__)."""
+    z_spec = tf.TensorSpec(None, tf.float32, name="z")
+    y_spec = tf.TensorSpec(None, tf.int32, name="labels")
     seed_spec = tf.TensorSpec([], tf.int64, name="seed")
     if num_classes:
         @tf.function(autograph=False, input_signature=[z_spec, y_spec])
@@ -200,7 +201,7 @@ def generator_module(generator, z_distribution: str, metadata: dict, assets: dic
         @tf.function(autograph=False, input_signature=[seed_spec, y_spec])
         def sample(seed, labels):
             labels = check_shape(labels, [None], y_msg)
-            z = draw_z(seed, tf.shape(labels)[0])
+            z = _draw_z(seed, tf.shape(labels)[0], z_dim, z_distribution)
             return {"images": call({"z": z, "labels": labels}), "z": z, "labels": labels}
     else:
         @tf.function(autograph=False, input_signature=[z_spec])
@@ -212,11 +213,25 @@ def generator_module(generator, z_distribution: str, metadata: dict, assets: dic
         def sample(seed, num_images):
             with tf.control_dependencies([tf.debugging.Assert(
                     num_images >= 0, ["num_images must be >= 0; got", num_images])]):
-                z = draw_z(seed, num_images)
+                z = _draw_z(seed, num_images, z_dim, z_distribution)
             return {"images": call(z), "z": z}
 
-    module.sample = sample
-    return module, {"serving_default": serve, "sample": sample}
+    return {"serving_default": serve, "sample": sample}
+
+
+def generator_module(generator, z_distribution: str, metadata: dict, assets: dict):
+    """G: `__call__(z | {"z", "labels"}, training=False)` -> images; signatures `serving_default`
+    ({"z"[, "labels"]} -> {"images"}) and `sample` ({"seed", "num_images" | "labels"} ->
+    {"images", "z"[, "labels"]})."""
+    z_dim, num_classes = generator.z_dim, generator.num_classes
+    module = ReusableModule(generator.weights, metadata, assets, name="generator")
+    z_msg = f"generator module expects float32 z [N, {z_dim}]"
+    y_msg = f"generator module expects int32 labels [N] in [0, {num_classes})"
+    _generator_call(module, generator, z_msg, y_msg)
+    signatures = _generator_signatures(module.__call__, z_dim, num_classes, z_distribution,
+                                       y_msg)
+    module.sample = signatures["sample"]
+    return module, signatures
 
 
 def discriminator_module(discriminator, metadata: dict, assets: dict):

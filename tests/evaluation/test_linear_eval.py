@@ -13,7 +13,6 @@ import pytest
 from ssgan_tf import linear_eval as linear_eval_cli
 from ssgan_tf.common import distribute
 from ssgan_tf.data import get_dataset
-from ssgan_tf.evaluation import linear_eval
 from ssgan_tf.evaluation.probe import DiscriminatorEncoder, ModuleEncoder, extract_features
 from ssgan_tf.runs.restore import load_gan
 from tests.export.test_export import REPO, trained_export

@@ -366,11 +366,11 @@ def test_cli_bad_input_exits_nonzero_with_one_paragraph(tmp_path, capsys):
 
 
 def test_a_failed_export_leaves_nothing_half_written(tmp_path, monkeypatch):
-    model_dir, _ = trained_export(False)
+    model_dir, export_dir = trained_export(False)
     model, info = load_gan(model_dir)
     target = tmp_path / "export"
-    target.mkdir()
-    (target / "old.txt").write_text("previous export")
+    shutil.copytree(export_dir, target)  # an earlier export, which --overwrite may replace
+    before = (target / "generator" / "saved_model.pb").read_bytes()
     real_save, calls = tf.saved_model.save, []
 
     def save_then_fail(obj, path, **kwargs):
@@ -382,7 +382,8 @@ def test_a_failed_export_leaves_nothing_half_written(tmp_path, monkeypatch):
     monkeypatch.setattr(tf.saved_model, "save", save_then_fail)
     with pytest.raises(OSError, match="disk full"):
         export.export_model(model, info, str(target), overwrite=True)
-    assert len(calls) == 2 and os.listdir(target) == ["old.txt"]
+    assert len(calls) == 2 and sorted(os.listdir(target)) == ["discriminator", "generator"]
+    assert (target / "generator" / "saved_model.pb").read_bytes() == before
     assert os.listdir(tmp_path) == ["export"]  # no staging directory left behind
     with pytest.raises(OSError):
         export.export_model(model, info, str(tmp_path / "fresh"))

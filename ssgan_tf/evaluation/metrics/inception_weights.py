@@ -20,6 +20,7 @@ from typing import Dict, Mapping, Optional
 import numpy as np
 import tensorflow as tf
 
+from ssgan_tf.common.errors import SsganError
 from ssgan_tf.evaluation.metrics import inception_spec as spec
 from ssgan_tf.evaluation.metrics.hashing import file_sha256
 from ssgan_tf.evaluation.metrics.torch_pickle import TorchPickleError, load_torch_state_dict
@@ -53,8 +54,12 @@ class InceptionWeights:
         return spec.LOGITS_WEIGHT in self.tensors
 
 
-def _fail(path: str, reason: str) -> ValueError:
-    return ValueError(f"Cannot load FID Inception weights from '{path}': {reason}. {FORMATS_HELP}")
+class InceptionWeightsError(SsganError):
+    """A weights file that is missing, of an unknown kind, or not the FID Inception network."""
+
+
+def _fail(path: str, reason: str) -> InceptionWeightsError:
+    return InceptionWeightsError(f"Cannot load FID Inception weights from '{path}': {reason}. {FORMATS_HELP}")
 
 
 def validate_tensors(tensors: Mapping[str, np.ndarray], path: str = "<memory>") -> Dict[str, np.ndarray]:
@@ -184,22 +189,35 @@ def _read_bytes(path: str) -> bytes:
         return f.read()
 
 
-def detect_format(path: str) -> str:
-    """'npz' | 'tf_graph_def' | 'tf_graph_def_tgz' | 'torch_pth', from magic bytes then suffix."""
-    lower = path.lower()
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-        return "torch_pth" if any(n.endswith("data.pkl") for n in names) else "npz"
-    if lower.endswith((".tgz", ".tar.gz", ".tar")) or tarfile.is_tarfile(path):
-        return "tf_graph_def_tgz"
+SUFFIXES = (("npz", (".npz",)), ("tf_graph_def", (".pb",)),
+            ("tf_graph_def_tgz", (".tgz", ".tar.gz", ".tar")), ("torch_pth", (".pth", ".pt")))
+
+
+def _starts_with_pickle(path: str) -> bool:
     with open(path, "rb") as f:
-        head = f.read(1)
-    if head == b"\x80" or lower.endswith((".pth", ".pt")):  # pickle stream: torch legacy format
-        return "torch_pth"
-    if lower.endswith(".pb"):
-        return "tf_graph_def"
-    raise _fail(path, "unrecognised file type")
+        return f.read(1) == b"\x80"
+
+
+def detect_format(path: str) -> str:
+    """'npz' | 'tf_graph_def' | 'tf_graph_def_tgz' | 'torch_pth', from the file name's suffix.
+
+    The name decides, never the content: a file whose content does not match its suffix is an
+    error (an `.npz` that is really a pickle is refused, not handed to the torch reader)."""
+    lower = path.lower()
+    fmt = next((f for f, suffixes in SUFFIXES if lower.endswith(suffixes)), None)
+    if fmt is None:
+        raise _fail(path, "unrecognised file name suffix (expected .npz, .pb, .tgz / .tar.gz "
+                          "or .pth / .pt)")
+    if fmt == "npz" and not zipfile.is_zipfile(path):
+        found = "a pickle stream" if _starts_with_pickle(path) else "not a zip archive"
+        raise _fail(path, f"a .npz must be a NumPy zip archive, but this file is {found} "
+                          "(pickles are never loaded from a .npz)")
+    if fmt == "torch_pth" and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if not any(n.endswith("data.pkl") for n in archive.namelist()):
+                raise _fail(path, "a zip .pth must be a torch.save() archive "
+                                  "(<prefix>/data.pkl + <prefix>/data/*)")
+    return fmt
 
 
 def load_inception_weights(path: "str | os.PathLike[str]") -> InceptionWeights:

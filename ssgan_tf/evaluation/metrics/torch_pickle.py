@@ -15,6 +15,13 @@ floats would be a multi-GB dependency.  Two on-disk layouts exist:
 Only plain tensors, ``OrderedDict``/dict/list/tuple containers and the storage
 types below are accepted; anything else in the pickle is refused (a .pth is
 untrusted input: an ordinary ``pickle.load`` would execute arbitrary code).
+Every pickle of the file -- the legacy header pickles (magic number, protocol,
+system info, storage keys) included -- goes through a restricted unpickler:
+the headers may hold plain data only (numbers, strings, lists, dicts), the
+state dict only the globals in ``_ALLOWED_GLOBALS``.  A pickle can run code
+only through a global it names (``find_class``) or a persistent id, and both
+hooks refuse everything else, so loading a hostile file raises
+``TorchPickleError`` before anything runs.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ import zipfile
 from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 
 import numpy as np
+
+from ssgan_tf.common.errors import SsganError
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
@@ -44,7 +53,7 @@ _STORAGE_DTYPES: Dict[str, np.dtype] = {
 }
 
 
-class TorchPickleError(ValueError):
+class TorchPickleError(SsganError):
     """The file is not a torch state dict this reader understands."""
 
 
@@ -106,6 +115,32 @@ _ALLOWED_GLOBALS = {
 }
 
 
+class _PlainDataUnpickler(pickle.Unpickler):
+    """Restricted unpickler for the legacy header pickles: plain data only, no globals."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise TorchPickleError(f"refusing to unpickle {module}.{name}: the header of a torch "
+                               "file holds plain data only")
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise TorchPickleError(f"unsupported persistent id {pid!r} in a torch file header")
+
+
+def _unpickle(unpickler: pickle.Unpickler) -> Any:
+    """`unpickler.load()`, any failure as a `TorchPickleError`."""
+    try:
+        return unpickler.load()
+    except TorchPickleError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - UnpicklingError, EOFError, ValueError, ...
+        raise TorchPickleError(f"not a torch file ({exc.__class__.__name__}: {exc})") from None
+
+
+def _load_plain(f: BinaryIO) -> Any:
+    """One header pickle of `f`, as plain data (numbers, strings, containers)."""
+    return _unpickle(_PlainDataUnpickler(f))
+
+
 class _StateDictUnpickler(pickle.Unpickler):
     """Restricted unpickler: tensors become ``_TensorRef`` placeholders."""
 
@@ -156,7 +191,7 @@ def _load_zip(path: str) -> Any:
             raise TorchPickleError("zip file has no '<prefix>/data.pkl': not a torch.save() archive")
         prefix = pkl[0][: -len("data.pkl")]
         unpickler = _StateDictUnpickler(io.BytesIO(archive.read(pkl[0])))
-        obj = unpickler.load()
+        obj = _unpickle(unpickler)
         buffers: Dict[str, np.ndarray] = {}
         for key, ref in unpickler.storages.items():
             member = f"{prefix}data/{key}"
@@ -168,21 +203,18 @@ def _load_zip(path: str) -> Any:
 
 def _load_legacy(path: str) -> Any:
     with open(path, "rb") as f:
-        try:
-            magic = pickle.load(f)
-        except Exception as exc:  # not a pickle at all
-            raise TorchPickleError(f"not a torch file ({exc.__class__.__name__})") from None
+        magic = _load_plain(f)
         if magic != _LEGACY_MAGIC:
             raise TorchPickleError("not a torch file (bad magic number)")
-        protocol = pickle.load(f)
+        protocol = _load_plain(f)
         if protocol != 1001:
             raise TorchPickleError(f"unsupported torch legacy protocol {protocol!r}")
-        sys_info = pickle.load(f)
+        sys_info = _load_plain(f)
         if isinstance(sys_info, dict) and not sys_info.get("little_endian", True):
             raise TorchPickleError("big-endian torch files are not supported")
         unpickler = _StateDictUnpickler(f)
-        obj = unpickler.load()
-        keys: List[str] = [str(k) for k in pickle.load(f)]
+        obj = _unpickle(unpickler)
+        keys: List[str] = [str(k) for k in _load_plain(f)]
         buffers: Dict[str, np.ndarray] = {}
         for key in keys:
             (numel,) = struct.unpack("<q", f.read(8))
