@@ -1,38 +1,53 @@
-"""FID / KID / IS of images, an exported generator or a checkpoint (`python -m
+"""FID / KID / IS / PRDC of images, an exported generator or a checkpoint (`python -m
 ssgan_tf.evaluate`; see ssgan_tf/evaluate.py for the command line).
 
 Everything goes through one streaming pass (``compute_metrics``); the JSON records n_real,
-n_fake, the real source and split, and the extractor's name and weights sha256 next to every
-score.
+n_fake, the real source and split, the pixel range found in each image file, the extractor's
+name and weights sha256 next to every score, and a ``warning`` when a count is below the
+published protocol's.
+
+The reference side is cached: its statistics and feature sample are written to
+``--cache_dir`` (default: ``$SSGAN_TF_CACHE_DIR``, else ``~/.cache/ssgan_tf/reference``), keyed
+by the sha256 of the reference images and of the extractor's weights, so evaluating again
+against the same reference extracts only the generated side. ``--cache_dir=none`` turns it off.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
-import zipfile
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
-import tensorflow as tf
 
-from ssgan_tf.common.errors import SsganError
+from ssgan_tf.common.progress import Progress
+from ssgan_tf.evaluation.images import (
+    EvaluationError,
+    batches,
+    is_stats_file,
+    load_image_npz,
+)
 from ssgan_tf.evaluation.metrics.domain import DomainFeatureExtractor
 from ssgan_tf.evaluation.metrics.evaluation import (
+    NEEDS_REAL,
+    NEEDS_ROWS,
     compute_metrics,
     compute_reference_statistics,
     parse_metrics,
 )
 from ssgan_tf.evaluation.metrics.inception import InceptionExtractor
-from ssgan_tf.evaluation.metrics.statistics import cached_reference_statistics
-from ssgan_tf.runs.restore import load_gan
+from ssgan_tf.evaluation.metrics.statistics import (
+    FeatureStatistics,
+    cached_reference_statistics,
+    reference_cache_path,
+)
+from ssgan_tf.evaluation.samplers import checkpoint_sampler, module_sampler
 
-IMAGE_KEYS: Tuple[str, ...] = ("images", "x_train", "x_test")
+__all__ = ["EvalConfig", "EvaluationError", "default_cache_dir", "run"]
 
-
-class EvaluationError(SsganError):
-    """Bad user input; reported as a single paragraph by the CLI."""
+NO_CACHE = ("none", "off", "false", "0")
 
 
 @dataclasses.dataclass
@@ -61,148 +76,64 @@ class EvalConfig:
     quantize: bool = True
 
 
-# --------------------------------------------------------------------------- image files
-def _open_npz(path: str, role: str) -> np.lib.npyio.NpzFile:
-    if not path:
-        raise EvaluationError(f"--{role} is required")
-    if not os.path.isfile(path):
-        raise EvaluationError(f"{role} file not found: '{path}'")
+@dataclasses.dataclass
+class _Reference:
+    """The real side: images (with their sha256) or a statistics file."""
+
+    images: Optional[np.ndarray] = None
+    split: str = ""
+    pixels: str = ""
+    sha256: str = ""
+    stats_path: Optional[str] = None
+
+
+def default_cache_dir() -> str:
+    """``$SSGAN_TF_CACHE_DIR``, else ``$XDG_CACHE_HOME/ssgan_tf/reference``, else
+    ``~/.cache/ssgan_tf/reference``."""
+    if os.environ.get("SSGAN_TF_CACHE_DIR"):
+        return os.environ["SSGAN_TF_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "ssgan_tf", "reference")
+
+
+def images_sha256(images: np.ndarray) -> str:
+    """sha256 of an image array's dtype, shape and bytes (the reference cache key)."""
+    digest = hashlib.sha256(f"{images.dtype.str}{images.shape}".encode())
+    digest.update(np.ascontiguousarray(images).data)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- inputs
+def _check_config(config: EvalConfig) -> Tuple[str, ...]:
     try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise EvaluationError(f"cannot read {role} file '{path}' as .npz ({exc})") from None
+        wanted = parse_metrics(config.metrics)
+    except ValueError as exc:
+        raise EvaluationError(f"--metrics: {exc}") from None
+    sources = [name for name in ("images", "module", "model_dir") if getattr(config, name)]
+    if len(sources) != 1:
+        raise EvaluationError("pass exactly one of --images (npz of generated images), --module (exported "
+                              f"generator) or --model_dir (checkpoint); got {len(sources) or 'none'}")
+    if config.batch_size < 1:
+        raise EvaluationError(f"--batch_size must be >= 1, got {config.batch_size}")
+    return wanted
 
 
-def _check_images(array: np.ndarray, path: str, key: str) -> np.ndarray:
-    shape = array.shape
-    if not ((array.ndim == 3) or (array.ndim == 4 and shape[-1] in (1, 3))) or shape[0] < 1:
-        raise EvaluationError(f"'{path}' key '{key}' has shape {shape}; expected uint8 images "
-                              "[N,H,W,3] (RGB), [N,H,W,1] or [N,H,W] (grayscale) with N >= 1")
-    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
-        raise EvaluationError(f"'{path}' key '{key}' has dtype {array.dtype}; expected uint8 or float in [0,255]")
-    if array.dtype != np.uint8 and (array.min() < 0 or array.max() > 255 or not np.isfinite(array).all()):
-        raise EvaluationError(f"'{path}' key '{key}' has values in [{array.min()}, {array.max()}]; "
-                              "expected [0, 255] (scale [0,1] images by 255 first)")
-    return array
-
-
-def load_image_npz(path: str, role: str, split: Optional[str] = None) -> Tuple[np.ndarray, str]:
-    """Return (images, split name). ``split`` picks ``x_<split>`` when present."""
-    with _open_npz(path, role) as data:
-        keys = list(data.files)
-        order = ([f"x_{split}"] if split else []) + list(IMAGE_KEYS)
-        key = next((k for k in order if k in keys), None)
-        if key is None:
-            raise EvaluationError(f"'{path}' has no image array: expected key 'images', 'x_train' or 'x_test' "
-                                  f"(found: {', '.join(keys) or 'none'})")
-        images = _check_images(data[key], path, key)
-    name = split or (key[2:] if key.startswith("x_") else "train")
-    return images, name
-
-
-def _is_stats_file(path: str) -> bool:
-    with _open_npz(path, "reference") as data:
-        return "mu" in data.files and "sigma" in data.files
-
-
-def _batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
-    for start in range(0, images.shape[0], batch_size):
-        yield images[start:start + batch_size]
-
-
-# --------------------------------------------------------------------------- generators
-def _scalar_attr(module: Any, name: str) -> Optional[int]:
-    value = getattr(module, name, None)
-    if value is None:
+def _reference(config: EvalConfig, wanted: Tuple[str, ...]) -> Optional[_Reference]:
+    if not any(m in wanted for m in NEEDS_REAL):
         return None
-    return int(value.numpy()) if hasattr(value, "numpy") else int(value)
+    if not config.reference:
+        raise EvaluationError("FID/KID/PRDC need --reference (npz of real images, or a statistics npz)")
+    if is_stats_file(config.reference):
+        return _Reference(split=config.real_split or "stats", stats_path=config.reference)
+    images, split, pixels = load_image_npz(config.reference, "reference", config.real_split)
+    if config.num_real > 0:
+        images = images[:config.num_real]
+    if images.shape[0] < 2:
+        raise EvaluationError(f"--reference has {images.shape[0]} image(s); FID/KID/PRDC need at least 2")
+    return _Reference(images, split, pixels, images_sha256(images))
 
 
-def _load_module_sampler(path: str, num_samples: int, batch_size: int, seed: int,
-                         quantize: bool) -> Iterator[np.ndarray]:
-    """Validate an exported generator SavedModel and return a generator of image batches."""
-
-    if not os.path.isdir(path):
-        raise EvaluationError(f"generator module directory not found: '{path}' (expected an exported SavedModel)")
-    try:
-        module = tf.saved_model.load(path)
-    except Exception as exc:  # TF raises several types for a broken SavedModel
-        raise EvaluationError(f"cannot load the SavedModel at '{path}' ({exc.__class__.__name__}: "
-                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
-    signature = getattr(module, "signatures", {}).get("serving_default")
-    if signature is None:
-        raise EvaluationError(f"the SavedModel at '{path}' has no 'serving_default' signature")
-    inputs = signature.structured_input_signature[1]
-    if "z" not in inputs:
-        raise EvaluationError(f"the generator signature at '{path}' takes {sorted(inputs)}, not 'z'")
-    z_dim = _scalar_attr(module, "z_dim") or inputs["z"].shape[-1]
-    num_classes = _scalar_attr(module, "num_classes") or 0
-    if not z_dim:
-        raise EvaluationError(f"cannot tell z_dim of the generator at '{path}'")
-    if num_classes > 0 and "labels" not in inputs:
-        raise EvaluationError(f"generator at '{path}' has num_classes={num_classes} but no 'labels' input")
-    if num_samples < 1:
-        raise EvaluationError(f"--num_samples must be >= 1, got {num_samples}")
-    rng = np.random.default_rng(seed)
-
-    def generate() -> Iterator[np.ndarray]:
-        remaining = num_samples
-        while remaining > 0:
-            b = min(batch_size, remaining)
-            kwargs = {"z": tf.constant(rng.uniform(-1.0, 1.0, (b, z_dim)).astype(np.float32))}
-            if num_classes > 0:
-                kwargs["labels"] = tf.constant(rng.integers(0, num_classes, b).astype(np.int32))
-            out = signature(**kwargs)
-            if "images" not in out:
-                raise EvaluationError(f"generator signature returned {sorted(out)}, expected key 'images'")
-            images = np.asarray(out["images"].numpy(), np.float32)
-            if images.ndim != 4 or images.shape[0] != b or images.shape[-1] not in (1, 3):
-                raise EvaluationError(f"generator returned images of shape {images.shape}; "
-                                      f"expected [{b},H,W,3] or [{b},H,W,1] in [0,1]")
-            images = np.clip(images * 255.0, 0.0, 255.0)
-            yield np.rint(images).astype(np.uint8) if quantize else images
-            remaining -= b
-
-    return generate()
-
-
-def _load_checkpoint_sampler(model_dir: str, num_samples: int, batch_size: int, seed: int,
-                             quantize: bool) -> Iterator[np.ndarray]:
-    """Sample from the latest checkpoint of a training model_dir (the EMA generator when the
-    model has one), with the model's own z distribution and uniform labels."""
-
-
-    if num_samples < 1:
-        raise EvaluationError(f"--num_samples must be >= 1, got {num_samples}")
-    try:
-        model, _ = load_gan(model_dir)
-    except FileNotFoundError as exc:
-        raise EvaluationError(str(exc)) from None
-    generator = model.inference_generator()
-    sample = tf.function(lambda z, y: generator(z, y, training=False))
-    rng = np.random.default_rng(seed)
-
-    def generate() -> Iterator[np.ndarray]:
-        remaining = num_samples
-        while remaining > 0:
-            b = min(batch_size, remaining)
-            if model.z_distribution == "uniform":
-                z = rng.uniform(-1.0, 1.0, (b, model.z_dim))
-            else:
-                z = rng.normal(size=(b, model.z_dim))
-            y = (tf.constant(rng.integers(0, model.num_classes, b).astype(np.int32))
-                 if model.num_classes else None)
-            images = np.clip(sample(tf.constant(z.astype(np.float32)), y).numpy() * 255.0,
-                             0.0, 255.0)
-            yield np.rint(images).astype(np.uint8) if quantize else images
-            remaining -= b
-
-    return generate()
-
-
-# --------------------------------------------------------------------------- main logic
 def _build_extractors(config: EvalConfig, wanted: Tuple[str, ...]) -> List[Any]:
-
     extractors: List[Any] = []
     if config.inception:
         if not os.path.isfile(config.inception):
@@ -224,91 +155,117 @@ def _build_extractors(config: EvalConfig, wanted: Tuple[str, ...]) -> List[Any]:
     return extractors
 
 
+def _fake_side(config: EvalConfig, images: Optional[np.ndarray]
+               ) -> Tuple[Iterator[np.ndarray], int, str]:
+    """(batches of generated images in [0, 255], how many, where they come from)."""
+    if images is not None:
+        return batches(images, config.batch_size), images.shape[0], config.images
+    if config.module:
+        return (module_sampler(config.module, config.num_samples, config.batch_size,
+                               config.seed, config.quantize), config.num_samples, config.module)
+    return (checkpoint_sampler(config.model_dir, config.num_samples, config.batch_size,
+                               config.seed, config.quantize), config.num_samples, config.model_dir)
+
+
+# --------------------------------------------------------------------------- evaluation
+def _counted(items: Iterable[np.ndarray], total: int, description: str) -> Iterator[np.ndarray]:
+    """Yields the batches, advancing a progress bar (on a terminal) as each one is consumed."""
+    with Progress(total, description, unit="img") as bar:
+        for batch in items:
+            yield batch
+            bar.update(len(batch))
+
+
+def _cache_dir(config: EvalConfig) -> Optional[str]:
+    if config.cache_dir.lower() in NO_CACHE:
+        return None
+    return config.cache_dir or default_cache_dir()
+
+
+def _reference_statistics(config: EvalConfig, reference: _Reference, extractors: List[Any],
+                          wanted: Tuple[str, ...]) -> Tuple[List[FeatureStatistics], Dict]:
+    """The reference side's statistics per extractor, from the cache when it has them."""
+    cache_dir, capacity = _cache_dir(config), config.kid_reservoir_size
+    dataset = os.path.splitext(os.path.basename(config.reference))[0]
+    n = reference.images.shape[0]
+    stats, hits = [], []
+    for e in extractors:
+        def compute(e=e) -> FeatureStatistics:
+            real = _counted(batches(reference.images, config.batch_size), n,
+                            "evaluate: reference images")
+            return compute_reference_statistics(real, e, capacity, config.seed)
+
+        if cache_dir is None:
+            stats.append(compute())
+            continue
+        found, hit = cached_reference_statistics(
+            cache_dir, dataset, reference.split, n, e.sha256, compute,
+            require_features=any(m in wanted for m in NEEDS_ROWS),
+            data_sha256=reference.sha256, reservoir_size=capacity, seed=config.seed + 1)
+        stats.append(found)
+        hits.append(hit)
+    info: Dict[str, Any] = {"reference_sha256": reference.sha256}
+    if hits:
+        info["reference_cache_hit"] = all(hits)
+        info["reference_cache"] = str(reference_cache_path(
+            cache_dir, dataset, reference.split, n, extractors[0].sha256, reference.sha256))
+    return stats, info
+
+
 def run(config: EvalConfig) -> Dict[str, Any]:
     """Validate inputs, evaluate, write ``config.output`` (if set) and return the result dict."""
-
-    try:
-        wanted = parse_metrics(config.metrics)
-    except ValueError as exc:
-        raise EvaluationError(f"--metrics: {exc}") from None
-    sources = [name for name in ("images", "module", "model_dir") if getattr(config, name)]
-    if len(sources) != 1:
-        raise EvaluationError("pass exactly one of --images (npz of generated images), --module (exported "
-                              f"generator) or --model_dir (checkpoint); got {len(sources) or 'none'}")
-    if config.batch_size < 1:
-        raise EvaluationError(f"--batch_size must be >= 1, got {config.batch_size}")
-
+    wanted = _check_config(config)
     # Validate all file inputs before the (slow) network is built.
-    fake_images = None
+    fake_images, fake_pixels = None, ""
     if config.images:
-        fake_images, _ = load_image_npz(config.images, "images")
-    need_real = "fid" in wanted or "kid" in wanted
-    real_images, real_split, stats_path = None, config.real_split or "", None
-    if need_real:
-        if not config.reference:
-            raise EvaluationError("FID/KID need --reference (npz of real images, or a statistics npz)")
-        if _is_stats_file(config.reference):
-            stats_path = config.reference
-            real_split = config.real_split or "stats"
-        else:
-            real_images, real_split = load_image_npz(config.reference, "reference", config.real_split)
-            if config.num_real > 0:
-                real_images = real_images[:config.num_real]
-            if real_images.shape[0] < 2:
-                raise EvaluationError(f"--reference has {real_images.shape[0]} image(s); FID/KID need at least 2")
-
+        fake_images, _, fake_pixels = load_image_npz(config.images, "images")
+    reference = _reference(config, wanted)
     extractors = _build_extractors(config, wanted)
-    if config.images:
-        fake_batches, n_fake, fake_source = _batches(fake_images, config.batch_size), fake_images.shape[0], config.images
-    elif config.module:
-        fake_batches = _load_module_sampler(config.module, config.num_samples, config.batch_size, config.seed,
-                                            config.quantize)
-        n_fake, fake_source = config.num_samples, config.module
-    else:
-        fake_batches = _load_checkpoint_sampler(config.model_dir, config.num_samples,
-                                                config.batch_size, config.seed, config.quantize)
-        n_fake, fake_source = config.num_samples, config.model_dir
-
-    reference_stats = None
-    cache_hits: List[bool] = []
-    if real_images is not None and config.cache_dir:
-        dataset = os.path.splitext(os.path.basename(config.reference))[0]
-        reference_stats = []
-        for e in extractors:
-            stats, hit = cached_reference_statistics(
-                config.cache_dir, dataset, real_split, real_images.shape[0], e.sha256,
-                lambda e=e: compute_reference_statistics(_batches(real_images, config.batch_size), e,
-                                                         config.kid_reservoir_size, config.seed),
-                require_features="kid" in wanted)
-            reference_stats.append(stats)
-            cache_hits.append(hit)
-        real_images = None
-
+    fake_batches, n_fake, fake_source = _fake_side(config, fake_images)
+    reference_stats, extra = None, {}
+    if reference is not None and reference.images is not None:
+        reference_stats, extra = _reference_statistics(config, reference, extractors, wanted)
     result = compute_metrics(
-        fake_batches,
-        _batches(real_images, config.batch_size) if real_images is not None else None,
-        extractors if len(extractors) > 1 else extractors[0],
-        metrics=wanted,
-        reference_stats_path=stats_path,
-        reference_stats=reference_stats,
-        num_fake=n_fake,
-        is_splits=config.is_splits,
-        kid_subsets=config.kid_subsets,
-        kid_subset_size=config.kid_subset_size,
-        kid_reservoir_size=config.kid_reservoir_size,
-        seed=config.seed,
-        real_source=config.reference if need_real else None,
-        real_split=real_split if need_real else None,
-    )
-    result["fake_source"] = fake_source
+        _counted(fake_batches, n_fake, "evaluate: generated images"), None,
+        extractors if len(extractors) > 1 else extractors[0], metrics=wanted,
+        reference_stats_path=reference.stats_path if reference else None,
+        reference_stats=reference_stats, num_fake=n_fake, is_splits=config.is_splits,
+        kid_subsets=config.kid_subsets, kid_subset_size=config.kid_subset_size,
+        kid_reservoir_size=config.kid_reservoir_size, seed=config.seed,
+        real_source=config.reference if reference else None,
+        real_split=reference.split if reference else None)
+    result.update(fake_source=fake_source, **extra)
+    if fake_pixels:
+        result["images_pixels"] = fake_pixels
+    if reference is not None and reference.pixels:
+        result["reference_pixels"] = reference.pixels
     if config.module:
         result.update(quantize=bool(config.quantize), sampling="z~U[-1,1]")
-    if cache_hits:
-        result["reference_cache_hit"] = all(cache_hits)
     if config.output:
-        directory = os.path.dirname(os.path.abspath(config.output))
-        os.makedirs(directory, exist_ok=True)
-        with open(config.output, "w") as f:
-            json.dump(result, f, indent=2, sort_keys=True)
-            f.write("\n")
+        _write(result, config.output)
     return result
+
+
+def _write(result: Dict[str, Any], path: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def summary_lines(result: Dict[str, Any]) -> List[str]:
+    """What the CLI prints besides the JSON: the scores with their n, pixel notes, warnings."""
+    names = [k for k in ("fid", "kid_mean", "is_mean", "precision", "recall", "density",
+                         "coverage", "domain_fd", "domain_kid_mean") if k in result]
+    scores = ", ".join(f"{k.replace('_mean', '')} {result[k]:.4g}" for k in names)
+    counts = f"n_fake {result['n_fake']}" + (f", n_real {result['n_real']}"
+                                              if "n_real" in result else "")
+    extractor = result.get("extractor") or result.get("domain_extractor", "")
+    lines = [f"{scores} ({counts}; {extractor})"]
+    for key in ("images_pixels", "reference_pixels"):
+        if "scaled" in result.get(key, ""):
+            lines.append(f"note: --{key.split('_')[0]} holds {result[key]} (the metrics read "
+                         "[0, 255])")
+    if "warning" in result:
+        lines.append(f"warning: {result['warning']}")
+    return lines

@@ -8,17 +8,22 @@ reports, against `num_real` real images of the training dataset:
 - `eval/domain_fd`, `eval/domain_kid` with a small classifier trained on the dataset
   (`domain_extractor`: a `.keras` file from `DomainFeatureExtractor.save`; skipped when not given).
   Not FID: comparable only between runs that use the same saved extractor;
+- with `metrics` including "prdc": `eval/precision`, `eval/recall` (Kynkaanniemi et al. 2019,
+  k = 3), `eval/density`, `eval/coverage` (Naeem et al. 2020, k = 5) in the same features;
 - `eval/rotation_accuracy_real`, `eval/rotation_accuracy_fake`: D's rotation head (inference
-  mode) on `rotation_examples` real images and as many samples, each in all four orientations.
-  For a model trained without the rotation task (`RotationTask.mode = "none"`) the head is
-  untrained and this is chance (0.25).
+  mode) on `rotation_examples` real images and as many samples, each in all four orientations
+  (`gans.ssgan.rotation_accuracy`; a D that projects labels gets the images' labels). For a
+  model trained without the rotation task (`RotationTask.mode = "none"`) the head is untrained
+  and this is chance (0.25).
 
 Why a hook: the SSGAN paper compares FID *over training*; the study (`experiments.study`) reads
 `model_dir/eval/metrics_curve.json` (one record per step, also redrawn as metrics_curve.png).
 
 FID from a few thousand images is biased upward (the bias shrinks as 1/n): compare runs only at
 equal `num_samples` / `num_real`. KID is unbiased. All counts and the extractors' sha256 are
-recorded with every score. The hook computes on the chief only (no collectives).
+recorded with every score, and the curve's settings carry the `warning` of `compute_metrics` when
+the counts are below the published protocols'. The hook computes on the chief only (no
+collectives).
 """
 
 from __future__ import annotations
@@ -36,9 +41,16 @@ from ssgan_tf.evaluation.metrics import (
     cached_reference_statistics,
     compute_metrics,
     compute_reference_statistics,
+    parse_metrics,
 )
+from ssgan_tf.evaluation.metrics.evaluation import PRDC_KEYS
 from ssgan_tf.evaluation.probe_hook import append_record, plot_curves
-from ssgan_tf.gans.ssgan import rotate_images, rotation_labels
+from ssgan_tf.gans.ssgan import rotation_accuracy
+
+HOOK_METRICS = ("fid", "kid", "prdc")
+# Scalars of compute_metrics' result the hook reports (kid_mean is reported as kid).
+REPORTED = ("fid", "kid_mean", "domain_fd", "domain_kid_mean", *PRDC_KEYS,
+            *(f"domain_{k}" for k in PRDC_KEYS))
 
 
 def _to_uint8(images) -> np.ndarray:
@@ -56,20 +68,6 @@ def real_images(spec, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def rotation_accuracy(discriminator, images: np.ndarray, batch_size: int = 128) -> float:
-    """Accuracy of D's rotation head on `images` (floats in [0, 1]) in all four orientations."""
-
-    correct = total = 0
-    for start in range(0, len(images), batch_size):
-        x = tf.constant(images[start:start + batch_size], tf.float32)
-        n = int(x.shape[0])
-        out = discriminator(tf.concat([x, rotate_images(x)], 0), None, training=False)
-        predicted = tf.argmax(tf.cast(out["rotation_logits"], tf.float32), -1, output_type=tf.int32)
-        correct += int(tf.reduce_sum(tf.cast(predicted == rotation_labels(n), tf.int32)))
-        total += 4 * n
-    return correct / max(total, 1)
-
-
 @gin.configurable
 class MetricsHook:
     """Every `every` G steps: FID / KID (Inception), domain FD / KID and rotation accuracy."""
@@ -80,7 +78,11 @@ class MetricsHook:
                  num_real: int | None = None, real_split: str = "train",
                  rotation_examples: int = 256, cache_dir: str | None = None,
                  kid_subset_size: int = 500, kid_subsets: int = 50, batch_size: int = 100,
-                 seed: int = 1234, plot: bool = True):
+                 seed: int = 1234, plot: bool = True, metrics=("fid", "kid")):
+        self.metrics = parse_metrics(metrics)
+        if set(self.metrics) - set(HOOK_METRICS):
+            raise ValueError(f"MetricsHook.metrics={list(metrics)}: the hook computes a subset "
+                             f"of {list(HOOK_METRICS)}.")
         if every < 1 or num_samples < 2:
             raise ValueError(f"MetricsHook: every={every} must be >= 1 and num_samples="
                              f"{num_samples} >= 2.")
@@ -108,6 +110,7 @@ class MetricsHook:
         self._extractors = None
         self._reference = None
         self._real_rotation = None
+        self._real_labels = None
 
     # ----------------------------------------------------------------------- setup
     def _setup(self, context) -> None:
@@ -119,7 +122,7 @@ class MetricsHook:
         if self.domain_path:
             extractors.append(DomainFeatureExtractor.load(self.domain_path))
         spec = context.spec
-        real, _ = real_images(spec, self.real_split, self.num_real)
+        real, labels = real_images(spec, self.real_split, self.num_real)
         self.num_real = len(real)
         cache_dir = self.cache_dir or os.path.join(context.model_dir, "eval", "cache")
         reference = []
@@ -133,8 +136,14 @@ class MetricsHook:
                                                    require_features=True)
             reference.append(stats)
         self._extractors, self._reference = extractors, reference
-        rotation_real = real[:self.rotation_examples].astype(np.float32) / 255.0
-        self._real_rotation = rotation_real
+        self._real_rotation = real[:self.rotation_examples].astype(np.float32) / 255.0
+        self._real_labels = labels[:self.rotation_examples]
+
+    def sample_labels(self, model):
+        """The labels of `samples` (i mod num_classes), or None for unconditional models."""
+        if not model.num_classes:
+            return None
+        return np.arange(self.num_samples, dtype=np.int32) % model.num_classes
 
     def samples(self, model) -> np.ndarray:
         """`num_samples` uint8 images from a fixed z (the same at every evaluation)."""
@@ -142,44 +151,47 @@ class MetricsHook:
         shape = [self.num_samples, model.z_dim]
         z = (tf.random.stateless_uniform(shape, key, -1.0, 1.0)
              if model.z_distribution == "uniform" else tf.random.stateless_normal(shape, key))
-        labels = (tf.range(self.num_samples, dtype=tf.int32) % model.num_classes
-                  if model.num_classes else None)
+        labels = self.sample_labels(model)
         generator = model.inference_generator()
         chunks = []
         for i in range(0, self.num_samples, self.batch_size):
-            y = labels[i:i + self.batch_size] if labels is not None else None
+            y = tf.constant(labels[i:i + self.batch_size]) if labels is not None else None
             images = generator(z[i:i + self.batch_size], y, training=False)
             chunks.append(_to_uint8(tf.cast(images, tf.float32).numpy()))
         return np.concatenate(chunks)
 
     # ------------------------------------------------------------------------ call
+    def _scores(self, fake: np.ndarray, step: int | None) -> dict[str, float]:
+        """FID / KID / PRDC of the extractors due at `step` (all when step is None)."""
+        use = [i for i, e in enumerate(self._extractors)
+               if e.key_prefix or step is None or step % self.inception_every == 0]
+        if not use:
+            return {}
+        batches = [fake[i:i + self.batch_size] for i in range(0, len(fake), self.batch_size)]
+        result = compute_metrics(batches, extractor=[self._extractors[i] for i in use],
+                                 metrics=self.metrics,
+                                 reference_stats=[self._reference[i] for i in use],
+                                 kid_subsets=self.kid_subsets,
+                                 kid_subset_size=self.kid_subset_size, seed=self.seed)
+        keys = ("extractor_sha256", "domain_extractor_sha256", "kid_subset_size",
+                "kid_subsets", "prdc_n_real", "prdc_n_fake", "warning")
+        self.provenance = {**getattr(self, "provenance", {}),
+                           **{k: result[k] for k in keys if k in result}}
+        return {k.replace("_mean", ""): float(result[k]) for k in REPORTED if k in result}
+
     def evaluate(self, model, context, step: int | None = None) -> dict[str, float]:
         """The scalars of one evaluation of `model` (no files written)."""
-
         if self._extractors is None:
             self._setup(context)
         fake = self.samples(model)
-        scalars: dict[str, float] = {}
-        use = [i for i, e in enumerate(self._extractors)
-               if e.key_prefix or step is None or step % self.inception_every == 0]
-        if use:
-            batches = [fake[i:i + self.batch_size] for i in range(0, len(fake), self.batch_size)]
-            result = compute_metrics(batches, extractor=[self._extractors[i] for i in use],
-                                     metrics=("fid", "kid"),
-                                     reference_stats=[self._reference[i] for i in use],
-                                     kid_subsets=self.kid_subsets,
-                                     kid_subset_size=self.kid_subset_size, seed=self.seed)
-            for key in ("fid", "kid_mean", "domain_fd", "domain_kid_mean"):
-                if key in result:
-                    scalars[key.replace("_mean", "")] = float(result[key])
-            keys = ("extractor_sha256", "domain_extractor_sha256", "kid_subset_size",
-                    "kid_subsets")
-            self.provenance = {**getattr(self, "provenance", {}),
-                               **{k: result[k] for k in keys if k in result}}
-        scalars["rotation_accuracy_real"] = rotation_accuracy(model.discriminator,
-                                                              self._real_rotation)
+        scalars = self._scores(fake, step)
+        fake_rotation = fake[:self.rotation_examples].astype(np.float32) / 255.0
+        fake_labels = self.sample_labels(model)
+        scalars["rotation_accuracy_real"] = rotation_accuracy(
+            model.discriminator, self._real_rotation, self._real_labels)
         scalars["rotation_accuracy_fake"] = rotation_accuracy(
-            model.discriminator, fake[:self.rotation_examples].astype(np.float32) / 255.0)
+            model.discriminator, fake_rotation,
+            None if fake_labels is None else fake_labels[:self.rotation_examples])
         return scalars
 
     def __call__(self, step: int, context) -> dict[str, float]:
@@ -211,4 +223,4 @@ class MetricsHook:
         return {f"eval/{k}": v for k, v in scalars.items()}
 
 
-__all__ = ["MetricsHook", "real_images", "rotation_accuracy"]
+__all__ = ["MetricsHook", "real_images"]

@@ -77,3 +77,31 @@ class RotationTask:
                 f"RotationTask.rotated_batch_size={rotated} needs 4 <= R/replicas <= 4 x "
                 f"per-replica batch ({global_batch // num_replicas}).")
         return n
+
+
+def rotation_accuracy(discriminator, images, labels=None, batch_size: int = 128) -> float:
+    """Accuracy of D's rotation head (inference mode) on `images` (floats in [0, 1], [N, H, W,
+    C]) in all four orientations: each batch goes through D as `with_rotations(x, len(x))`
+    against `rotation_labels(len(x))`, as in the training step.
+
+    A D that projects labels (`project_y`: S3GAN, S2GAN's GAN stage, conditional SSGAN) needs
+    `labels` (int [N]; -1 = unlabelled for an S3GAN class head); each rotated copy keeps its
+    image's label. Labels are ignored by other discriminators."""
+    projects = bool(getattr(discriminator, "project_y", False))
+    if projects and labels is None:
+        raise ValueError("rotation_accuracy: this discriminator projects labels (project_y): "
+                         "pass the images' labels.")
+    correct = total = 0
+    for start in range(0, len(images), batch_size):
+        x = tf.convert_to_tensor(images[start:start + batch_size], tf.float32)
+        n = int(x.shape[0])
+        y = None
+        if projects:
+            y = tf.tile(tf.convert_to_tensor(labels[start:start + batch_size], tf.int32),
+                        [NUM_ROTATIONS])
+        out = discriminator(with_rotations(x, n), y, training=False)
+        predicted = tf.argmax(tf.cast(out["rotation_logits"], tf.float32), -1,
+                              output_type=tf.int32)
+        correct += int(tf.reduce_sum(tf.cast(predicted == rotation_labels(n), tf.int32)))
+        total += NUM_ROTATIONS * n
+    return correct / max(total, 1)

@@ -1,4 +1,5 @@
-"""GAN evaluation metrics: FID, KID and Inception Score with the real 2015 Inception graph.
+"""GAN evaluation metrics: FID, KID, Inception Score and precision / recall / density / coverage
+with the real 2015 Inception graph.
 
 Offline by design: the FID Inception-v3 weights are read from a local file
 (this project's .npz, TF's ``classify_image_graph_def.pb`` / its .tgz, or
@@ -24,6 +25,7 @@ from ssgan_tf.evaluation.metrics.frechet import (
     frechet_distance_from_activations,
     mean_and_covariance,
 )
+from ssgan_tf.evaluation.metrics.guard_rails import sample_size_warnings
 from ssgan_tf.evaluation.metrics.hashing import file_sha256
 from ssgan_tf.evaluation.metrics.inception import (
     EXTRACTOR_NAME,
@@ -42,6 +44,7 @@ from ssgan_tf.evaluation.metrics.kid import (
     kernel_inception_distance,
     mmd2_unbiased,
 )
+from ssgan_tf.evaluation.metrics.prdc import kth_neighbour_radii, prdc
 from ssgan_tf.evaluation.metrics.statistics import (
     FeatureStatistics,
     RunningMoments,
@@ -70,6 +73,7 @@ __all__ = [
     "frechet_distance_from_activations",
     "inception_score",
     "kernel_inception_distance",
+    "kth_neighbour_radii",
     "load_inception_extractor",
     "load_inception_weights",
     "load_torch_state_dict",
@@ -77,6 +81,8 @@ __all__ = [
     "metric_keys",
     "mmd2_unbiased",
     "parse_metrics",
+    "prdc",
     "reference_cache_path",
+    "sample_size_warnings",
     "save_inception_npz",
 ]

@@ -10,8 +10,9 @@ float64 rounding.
 
 Why a cache: the real-data side of FID is the same for every evaluation of a
 dataset, and recomputing it costs minutes on CPU.  Cache files are keyed by
-dataset name, split, sample count and the extractor's weights sha256, so a
-different network or subset never reuses stale statistics.
+dataset name, split, sample count, the extractor's weights sha256 and (from
+``evaluate``) the sha256 of the image data itself, so a different network,
+subset or file never reuses stale statistics.
 """
 
 from __future__ import annotations
@@ -136,28 +137,53 @@ def _slug(text: str) -> str:
 
 
 def reference_cache_path(cache_dir: "str | os.PathLike[str]", dataset: str, split: str, count: int,
-                         extractor_sha256: str) -> Path:
-    """Cache file name: ``<dataset>_<split>_n<count>_<sha256[:16]>.npz``."""
-    return Path(cache_dir) / f"{_slug(dataset)}_{_slug(split)}_n{int(count)}_{extractor_sha256[:16]}.npz"
+                         extractor_sha256: str, data_sha256: Optional[str] = None) -> Path:
+    """``<dataset>_<split>_n<count>_<extractor sha256[:16]>[_data<data sha256[:16]>].npz``."""
+    name = f"{_slug(dataset)}_{_slug(split)}_n{int(count)}_{extractor_sha256[:16]}"
+    if data_sha256:
+        name += f"_data{data_sha256[:16]}"
+    return Path(cache_dir) / f"{name}.npz"
+
+
+def _usable(stats: FeatureStatistics, expected: Dict[str, Any], require_features: bool,
+            count: int) -> bool:
+    """A cached entry fits when its recorded keys match and, if rows are needed, its feature
+    sample is all `count` rows or was drawn with the same reservoir size and seed."""
+    meta = stats.metadata
+    if any(meta.get(key, value) != value for key, value in expected.items()
+           if key in ("extractor_sha256", "data_sha256")):
+        return False
+    if not require_features:
+        return True
+    if stats.features is None:
+        return False
+    if stats.features.shape[0] == count:
+        return True
+    return all(meta.get(key) == expected.get(key) for key in ("reservoir_size", "seed"))
 
 
 def cached_reference_statistics(cache_dir: "str | os.PathLike[str]", dataset: str, split: str, count: int,
                                 extractor_sha256: str, compute: Callable[[], FeatureStatistics],
-                                require_features: bool = False) -> Tuple[FeatureStatistics, bool]:
+                                require_features: bool = False, *,
+                                data_sha256: Optional[str] = None,
+                                reservoir_size: Optional[int] = None,
+                                seed: Optional[int] = None) -> Tuple[FeatureStatistics, bool]:
     """Return (statistics, was_cached); computes with ``compute()`` and stores on a miss.
 
-    A cached file without a feature sample is recomputed when ``require_features``
-    (KID) asks for one.
+    Entries are keyed by the extractor's and (when given) the data's sha256. A cached file
+    without a usable feature sample is recomputed when ``require_features`` (KID, PRDC) asks
+    for one.
     """
-    path = reference_cache_path(cache_dir, dataset, split, count, extractor_sha256)
+    path = reference_cache_path(cache_dir, dataset, split, count, extractor_sha256, data_sha256)
+    expected = {"extractor_sha256": extractor_sha256, "data_sha256": data_sha256,
+                "reservoir_size": reservoir_size, "seed": seed}
     if path.is_file():
         stats = FeatureStatistics.load(path)
-        if stats.metadata.get("extractor_sha256", extractor_sha256) == extractor_sha256 and (
-                stats.features is not None or not require_features):
+        if _usable(stats, expected, require_features, count):
             return stats, True
     stats = compute()
     stats.metadata = {**stats.metadata, "dataset": dataset, "split": split, "count": int(count),
-                      "extractor_sha256": extractor_sha256}
+                      **{k: v for k, v in expected.items() if v is not None}}
     path.parent.mkdir(parents=True, exist_ok=True)
     stats.save(path)
     return stats, False

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf.evaluation import evaluate
+from ssgan_tf.evaluation import images as images_lib
+from ssgan_tf.evaluation import samplers
 from ssgan_tf.evaluation.evaluate import EvalConfig, EvaluationError, run
 from ssgan_tf.evaluation.metrics import file_sha256
 
@@ -103,7 +104,7 @@ def test_run_rejects_bad_npz_contents(tiny_npz, tmp_path):
         "range.npz": dict(images=np.full((2, 8, 8, 3), 300.0, np.float32)),
     }
     expected = {"keys.npz": "no image array", "shape.npz": "has shape", "flat.npz": "has shape",
-                "range.npz": "expected \\[0, 255\\]"}
+                "range.npz": "above 255"}
     for name, arrays in cases.items():
         np.savez(tmp_path / name, **arrays)
         with pytest.raises(EvaluationError, match=expected[name]):
@@ -127,9 +128,10 @@ def test_model_dir_checkpoint_is_evaluated(tiny_npz, inception_npz, tmp_path):
 
 
 def test_real_split_selects_key(tiny_npz):
-    images, split = evaluate.load_image_npz(str(tiny_npz / "real.npz"), "reference", "test")
-    assert split == "test" and images.shape[0] == 6
-    images, split = evaluate.load_image_npz(str(tiny_npz / "real.npz"), "reference")
+    images, split, pixels = images_lib.load_image_npz(str(tiny_npz / "real.npz"), "reference",
+                                                      "test")
+    assert split == "test" and images.shape[0] == 6 and pixels == "uint8 [0, 255]"
+    images, split, _ = images_lib.load_image_npz(str(tiny_npz / "real.npz"), "reference")
     assert split == "train" and images.shape[0] == 8
 
 
@@ -156,17 +158,17 @@ def generator_module(tmp_path_factory):
 
 
 def test_module_sampler(generator_module):
-    batches = list(evaluate._load_module_sampler(str(generator_module), 10, 4, seed=42, quantize=True))
+    batches = list(samplers.module_sampler(str(generator_module), 10, 4, seed=42, quantize=True))
     assert [b.shape for b in batches] == [(4, 16, 16, 3), (4, 16, 16, 3), (2, 16, 16, 3)]
     assert all(b.dtype == np.uint8 for b in batches)
     images = np.concatenate(batches)
     assert images.max() > 100 and len({int(im.max()) // 90 for im in images}) > 1  # labels vary
-    again = np.concatenate(list(evaluate._load_module_sampler(str(generator_module), 10, 4, 42, True)))
+    again = np.concatenate(list(samplers.module_sampler(str(generator_module), 10, 4, 42, True)))
     np.testing.assert_array_equal(images, again)  # seeded
-    floats = next(evaluate._load_module_sampler(str(generator_module), 4, 4, 42, quantize=False))
+    floats = next(samplers.module_sampler(str(generator_module), 4, 4, 42, quantize=False))
     assert floats.dtype == np.float32 and floats.max() <= 255.0
     with pytest.raises(EvaluationError, match="not found"):
-        evaluate._load_module_sampler("no/such/generator", 4, 4, 0, True)
+        samplers.module_sampler("no/such/generator", 4, 4, 0, True)
 
 
 def test_run_with_module(generator_module, tiny_npz, inception_npz, tmp_path):
@@ -187,7 +189,7 @@ def test_reference_cache_and_statistics_file_as_reference(tiny_npz, inception_np
     assert (first["reference_cache_hit"], second["reference_cache_hit"]) == (False, True)
     assert second["kid_mean"] == pytest.approx(first["kid_mean"], rel=1e-12)
     (cache_file,) = (tmp_path / "cache").iterdir()
-    assert cache_file.name.startswith("real_train_n8_" + file_sha256(inception_npz)[:16])
+    assert cache_file.name.startswith("real_train_n8_" + file_sha256(inception_npz)[:16] + "_data")
     from_stats = run(EvalConfig(**{**config, "cache_dir": "", "reference": str(cache_file)}))
     assert from_stats["fid"] == pytest.approx(first["fid"], rel=1e-12)
     assert from_stats["kid_mean"] == pytest.approx(first["kid_mean"], rel=1e-12)
