@@ -31,6 +31,7 @@ setup(
         "pillow",
     ],
     extras_require={
+        "hub": ["tf-keras"],                # hub.KerasLayer (a tf_keras layer) for exported modules
         "test": ["pytest>=7", "tf-keras"],  # tf_keras: hub.KerasLayer tests
     },
 )

@@ -25,7 +25,7 @@ ALLOWED = {
     "experiments": {"layers", "architectures", "gans", "runs", "data", "evaluation", "training",
                     "pipelines", "export"},
 }
-CLI_MODULES = {"train", "evaluate", "linear_eval", "latent", "benchmark", "s2gan",
+CLI_MODULES = {"train", "evaluate", "linear_eval", "latent", "benchmark", "s2gan", "report",
                "export.__main__"}
 
 

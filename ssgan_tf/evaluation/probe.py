@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -104,24 +105,8 @@ class DiscriminatorEncoder:
 
 
 # ----------------------------------------------------------------------------- features
-def extract_features(encoder, dataset: tf.data.Dataset, batch_size: int = 256,
-                     max_examples: int | None = None,
-                     strategy: tf.distribute.Strategy | None = None):
-    """Streams `dataset` (unbatched {"images", "labels"}) through `encoder` in global batches of
-    `batch_size` (rounded up to a multiple of the replicas) under `strategy`; returns
-    ({name: float32 [N, F]}, int labels [N]) in dataset order. Only the features are
-    accumulated, never the images.
-
-    The last batch is padded to the full size (and the padding dropped afterwards) so that no
-    replica ever gets an empty batch: TF's CPU conv2d returns a wrongly shaped result for an
-    empty batch.
-    """
-    strategy = strategy or tf.distribute.get_strategy()
-    replicas = strategy.num_replicas_in_sync
-    global_batch = -(-batch_size // replicas) * replicas
-    if max_examples:
-        dataset = dataset.take(max_examples)
-
+def _padded_batches(dataset: tf.data.Dataset, global_batch: int) -> tf.data.Dataset:
+    """Global batches padded to the full size, with a `valid` mask for the padding."""
     def pad(batch):
         n = tf.shape(batch["labels"])[0]
         missing = global_batch - n
@@ -131,12 +116,15 @@ def extract_features(encoder, dataset: tf.data.Dataset, batch_size: int = 256,
         return {"images": images, "labels": labels,
                 "valid": tf.cast(tf.range(global_batch) < n, tf.int32)}
 
-    dataset = dataset.batch(global_batch).map(pad).prefetch(tf.data.AUTOTUNE)
-    distributed = strategy.experimental_distribute_dataset(dataset)
+    return dataset.batch(global_batch).map(pad).prefetch(tf.data.AUTOTUNE)
 
-    # Multi-host strategies all-gather every replica's outputs (each host holds only its shard).
-    # Single-host ones read the local replicas' results on the host instead: no collective ops,
-    # whose instance keys can collide between MirroredStrategy objects of one process.
+
+def _distributed_step(encoder, strategy: tf.distribute.Strategy):
+    """(step(batch) -> (features, labels, valid) per replica, to_numpy(value) -> ndarray).
+
+    Multi-host strategies all-gather every replica's outputs (each host holds only its shard).
+    Single-host ones read the local replicas' results on the host instead: no collective ops,
+    whose instance keys can collide between MirroredStrategy objects of one process."""
     all_gather = isinstance(strategy, (tf.distribute.MultiWorkerMirroredStrategy,
                                        tf.distribute.TPUStrategy))
 
@@ -155,6 +143,30 @@ def extract_features(encoder, dataset: tf.data.Dataset, batch_size: int = 256,
             return value.numpy()
         return np.concatenate([v.numpy() for v in strategy.experimental_local_results(value)])
 
+    return step, to_numpy
+
+
+def extract_features(encoder, dataset: tf.data.Dataset, batch_size: int = 256,
+                     max_examples: int | None = None,
+                     strategy: tf.distribute.Strategy | None = None,
+                     on_batch: Callable[[int], None] | None = None):
+    """Streams `dataset` (unbatched {"images", "labels"}) through `encoder` in global batches of
+    `batch_size` (rounded up to a multiple of the replicas) under `strategy`; returns
+    ({name: float32 [N, F]}, int labels [N]) in dataset order. Only the features are
+    accumulated, never the images. `on_batch(n)` is called after each batch of n examples (a
+    progress bar).
+
+    The last batch is padded to the full size (and the padding dropped afterwards) so that no
+    replica ever gets an empty batch: TF's CPU conv2d returns a wrongly shaped result for an
+    empty batch.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    global_batch = -(-batch_size // replicas) * replicas
+    if max_examples:
+        dataset = dataset.take(max_examples)
+    distributed = strategy.experimental_distribute_dataset(_padded_batches(dataset, global_batch))
+    step, to_numpy = _distributed_step(encoder, strategy)
     chunks: dict[str, list] = {}
     label_chunks = []
     for batch in distributed:
@@ -163,6 +175,8 @@ def extract_features(encoder, dataset: tf.data.Dataset, batch_size: int = 256,
         for k, v in features.items():
             chunks.setdefault(k, []).append(v[valid])
         label_chunks.append(labels[valid])
+        if on_batch is not None:
+            on_batch(int(valid.sum()))
     if not label_chunks:
         raise ProbeError("The dataset split is empty: no features to probe.")
     return ({k: np.concatenate(v) for k, v in chunks.items()},
@@ -251,11 +265,14 @@ def fit_linear_probe(train_feats, train_labels, test_feats, test_labels, l2_grid
 
 def probe_all(train: dict, train_labels, test: dict, test_labels, keys=None,
               l2_grid=L2_GRID, val_fraction: float = 0.2, seed: int = 0,
-              max_iter: int | None = None) -> dict:
+              max_iter: int | None = None, on_key: Callable[[str], None] | None = None) -> dict:
     """Per feature name: {"accuracy", "l2", "val_accuracy", "dim"}. `max_iter` caps L-BFGS
-    (default MAX_ITER; the training hook uses fewer)."""
+    (default MAX_ITER; the training hook uses fewer). `on_key(name)` is called before each
+    feature's probe (a progress bar)."""
     results = {}
     for key in keys or probe_keys(train):
+        if on_key is not None:
+            on_key(key)
         l2, val_acc = choose_l2(train[key], train_labels, l2_grid, val_fraction, seed, max_iter)
         predictions = _fit_predict(train[key], train_labels, test[key], l2, max_iter)
         results[key] = {"accuracy": float(np.mean(predictions == test_labels)), "l2": l2,
