@@ -1,2 +1,3 @@
-"""Evaluation: FID / KID / IS (metrics/), linear probes of D's features, latent-space tools, and
+"""Evaluation: FID / KID / IS / precision-recall-density-coverage (metrics/), the `evaluate`
+inputs (images, samplers), linear probes of D's features, latent-space tools, the run report, and
 the periodic evaluation hooks the training loop can run."""

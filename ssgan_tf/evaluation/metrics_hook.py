@@ -111,6 +111,7 @@ class MetricsHook:
         self._reference = None
         self._real_rotation = None
         self._real_labels = None
+        self._warned = False
 
     # ----------------------------------------------------------------------- setup
     def _setup(self, context) -> None:
@@ -219,6 +220,10 @@ class MetricsHook:
                             "Frechet distance (lower is better)")
         context.print_fn(f"eval at step {step}: " + ", ".join(
             f"{k} {v:.4g}" for k, v in scalars.items()) + f" ({seconds:.1f} s)")
+        warning = getattr(self, "provenance", {}).get("warning")
+        if warning and not self._warned:  # once per run: the counts do not change
+            context.print_fn(f"eval warning: {warning}")
+            self._warned = True
         self.seconds += seconds
         return {f"eval/{k}": v for k, v in scalars.items()}
 

@@ -272,13 +272,10 @@ def compute_metrics(
 
     result: Dict[str, Any] = {"n_fake": int(n_fake), "metrics": ",".join(wanted), "seed": int(seed)}
     if need_real:
-        result["n_real"] = int(real_stats[0].n)
-        result["real_source"] = real_source or (os.fspath(reference_stats_path) if reference_stats_path else "")
-        result["real_split"] = real_split or ""
-    if reservoir:
-        result["kid_reservoir_size"] = int(kid_reservoir_size)
-    if "is" in wanted:
-        result["is_splits"] = int(is_splits)
+        result.update(n_real=int(real_stats[0].n), real_split=real_split or "", real_source=(
+            real_source or (os.fspath(reference_stats_path) if reference_stats_path else "")))
+    result.update({"kid_reservoir_size": int(kid_reservoir_size)} if reservoir else {},
+                  **({"is_splits": int(is_splits)} if "is" in wanted else {}))
     for index, (e, acc) in enumerate(zip(extractors, fake_acc)):
         result.update(_scores(e, acc, real_stats[index] if need_real else None, wanted,
                               kid_subsets, kid_subset_size, seed))
