@@ -27,7 +27,7 @@ per image of the *global* batch in a fixed column layout (one column per random 
 the policy); each replica uses its own rows, as `GAN._replica_rows` does for z. So a resumed run
 draws the same augmentations, replicas augment their images differently, the result does not
 depend on the number of replicas for the same global batch, and (the uniforms are made from
-Philox's raw bits) a jit_compile / TPU step draws what a CPU/GPU step draws.
+Philox's raw bits) a jit_compile step draws what a plain step draws.
 
 Probability: each of the five elementary operations (brightness, saturation, contrast,
 translation, cutout) is applied to each image independently with probability p, as ADA's
@@ -49,8 +49,8 @@ from ssgan_tf.common.errors import ConfigError, SsganError
 OPERATIONS = ("color", "translation", "cutout")
 # Stateless draws use Philox explicitly, as the step's z (gans/gan.py). Its raw bits are the same
 # with and without XLA, but XLA turns them into floats differently from the TF kernel (for a key
-# known only at run time), so the uniforms are made here from the bits (`_uniform`): a TPU /
-# jit_compile run draws the augmentations of a CPU/GPU run.
+# known only at run time), so the uniforms are made here from the bits (`_uniform`): a
+# jit_compile (TPU) run draws the augmentations of a plain one.
 RNG_ALG = "philox"
 TRANSLATION_RATIO = 1 / 8   # the reference's rand_translation ratio [1, 8]
 CUTOUT_RATIO = 1 / 2        # the reference's rand_cutout ratio [1, 2]
