@@ -107,6 +107,11 @@ def open_builder(name: str, tfds_name: str, data_dir: str | None, train_split: s
     try:
         builder.as_dataset(split=train_split)
     except Exception as e:  # noqa: BLE001 - AssertionError when not prepared, others on bad splits
+        prepared = list(builder.info.splits) if builder.data_dir and os.path.isdir(
+            builder.data_dir) else []
+        if prepared:
+            raise TfdsError(f"Dataset {name!r}: tfds {tfds_name!r} has no split "
+                            f"{train_split!r} to train on (it has {prepared}).") from e
         raise FileNotFoundError(missing_tfds_message(name, tfds_name, data_dir)) from e
     return builder
 
@@ -219,6 +224,14 @@ def _channels(image: tf.Tensor, channels: int) -> tf.Tensor:
                    lambda: image[..., :3])
 
 
+def _cache_text(cacheable: bool, need_mb: float, options: ImageOptions) -> str:
+    if cacheable:
+        return "cached in RAM after the first epoch"
+    why = (f"~{need_mb:.0f} MB decoded > images.cache_mb = {options.cache_mb:g}" if need_mb
+           else "size unknown")
+    return f"decoded in every epoch ({why})"
+
+
 def generic_spec(arg: str, data_dir: str | None, resolution: int | None,
                  default_resolution: int | None = None,
                  options: ImageOptions | None = None) -> DatasetSpec:
@@ -256,14 +269,11 @@ def generic_spec(arg: str, data_dir: str | None, resolution: int | None,
 
     num_classes = features[label_key].num_classes if label_key else 0
     need_mb = ((sizes or {}).get("train", 0) * stored * stored * channels * 4 / 2 ** 20)
-    cacheable = bool(sizes and sizes.get("train")) and need_mb <= options.cache_mb
-    note = (f"{name}: images '{image_key}' {h}x{w}x{c}, "
-            + (f"labels '{label_key}' ({num_classes} classes)" if label_key else "no labels")
-            + f"{label_note}; fitted to {res}x{res} ({options.crop} crop); "
-            + ("cached in RAM after the first epoch" if cacheable else
-               "decoded in every epoch (" + (f"~{need_mb:.0f} MB decoded > images.cache_mb = "
-                                             f"{options.cache_mb:g}" if need_mb else
-                                             "size unknown") + ")"))
+    cacheable = bool(need_mb) and need_mb <= options.cache_mb
+    labels_text = (f"labels '{label_key}' ({num_classes} classes)" if label_key
+                   else "no labels") + label_note
+    note = (f"{name}: images '{image_key}' {h}x{w}x{c}, {labels_text}; fitted to {res}x{res} "
+            f"({options.crop} crop); " + _cache_text(cacheable, need_mb, options))
     augment, finish = crop_functions(res, options)
     return DatasetSpec(name, (res, res, channels), num_classes,
                        lambda split: relabel(split, None), splits=tuple(splits), size=sizes,

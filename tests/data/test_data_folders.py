@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from ssgan_tf.common.configs import parse_gin
+from ssgan_tf.common.errors import ConfigError
 from ssgan_tf.data import get_dataset, train_dataset
 from ssgan_tf.data.folders import FolderError, scan_folder
 from ssgan_tf.data.labels import UNLABELLED, with_partial_labels
@@ -179,6 +180,9 @@ def test_random_crop_draws_new_windows_and_is_reproducible(tmp_path):
     first, again = batches(0), batches(0)
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)                      # same seed, same crops
+    resumed = iter(train_dataset(spec, 4, seed=0, shuffle_buffer=1, start_step=3))
+    for expected in first[3:]:
+        np.testing.assert_array_equal(next(resumed)["images"].numpy(), expected)  # resume
     epochs = [first[0], first[1], first[2]]                      # 4 images per batch: 1 epoch
     assert all(e.shape == (4, 16, 16, 3) for e in epochs)
     assert not np.array_equal(epochs[0], epochs[1])              # the same images, new crops
@@ -219,6 +223,18 @@ def test_partial_labels_stay_with_their_images(tmp_path, cache_mb):
         if label != UNLABELLED:
             expected = np.array(COLORS[spec.class_names[label]]) / 255.0
             np.testing.assert_allclose(image[4, 4], expected, atol=0.02)
+
+
+def test_the_images_bindings_reach_the_folder(tmp_path):
+    striped_folder(tmp_path)
+    parse_gin([], ["images.crop = 'random'", "images.cache_mb = 0", "images.channels = 1"])
+    spec = get_dataset(f"folder:{tmp_path}", resolution=16)
+    assert spec.augment is not None and not spec.in_memory and spec.image_shape == (16, 16, 1)
+    gin.clear_config()
+    parse_gin([], ["images.crop = 'diagonal'"])
+    with pytest.raises(ConfigError, match="images.crop='diagonal'; expected one of "
+                                          r"\('center', 'random'\)"):
+        get_dataset(f"folder:{tmp_path}", resolution=16)
 
 
 # --------------------------------------------------------------------------- training

@@ -17,7 +17,7 @@ from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.data import get_dataset
 from ssgan_tf.data.images import distorted_square_window, imagenet_eval_crop, preprocess_image
 from ssgan_tf.data.labels import with_partial_labels
-from ssgan_tf.data.tfds_source import TFDS_DATASETS
+from ssgan_tf.data.tfds_source import TFDS_DATASETS, TfdsError
 from ssgan_tf.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,8 @@ SHRINK = ["train.resolution = 16", "train.batch_size = 8", "train.z_dim = 16",
 
 
 def write_tiny_imagenet(data_dir: Path, num_train: int = 12, num_val: int = 4,
-                        broken: int | None = None) -> Path:
+                        broken: int | None = None,
+                        splits: tuple = ("train", "validation")) -> Path:
     """A prepared `imagenet2012` in tfds format: JPEG-encoded images of assorted non-square sizes,
     written through the builder's own feature spec, with tfds metadata. `broken`: the index of a
     training example whose image bytes are not a JPEG (decoding it fails)."""
@@ -44,6 +45,8 @@ def write_tiny_imagenet(data_dir: Path, num_train: int = 12, num_val: int = 4,
     features = builder.info.features
     rng = np.random.RandomState(0)
     for split, n in (("train", num_train), ("validation", num_val)):
+        if split not in splits:
+            continue
         shard = path / f"imagenet2012-{split}.tfrecord-00000-of-00001"
         with tf.io.TFRecordWriter(str(shard)) as writer:
             for i in range(n):
@@ -169,6 +172,13 @@ def test_labels_are_read_without_decoding_images(tmp_path):
         list(spec("train"))  # the images themselves do not decode
     with pytest.raises(tf.errors.InvalidArgumentError):
         list(partial("train"))
+
+
+def test_a_prepared_dataset_without_a_train_split_says_so(tmp_path):
+    data_dir = write_tiny_imagenet(tmp_path, splits=("validation",))
+    with pytest.raises(TfdsError, match="'imagenet2012' has no split 'train' to train on \\(it "
+                                        "has \\['validation'\\]\\)"):
+        get_dataset("imagenet2012", data_dir=str(data_dir))
 
 
 def test_labels_alone_match_the_stream(tiny_imagenet):

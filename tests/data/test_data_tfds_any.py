@@ -128,6 +128,9 @@ def test_ambiguous_features_need_a_binding():
         spec = get_dataset("tfds:two_views", options=ImageOptions(image_key="left",
                                                                   label_key="colour"))
         assert spec.image_shape == (24, 24, 3) and spec.num_classes == 5
+        spec = get_dataset("tfds:two_views", options=ImageOptions(image_key="left",
+                                                                  label_key=""))
+        assert spec.num_classes == 0 and spec.class_names is None
         with pytest.raises(TfdsError, match="images.label_key = 'size' is not one of"):
             get_dataset("tfds:two_views", options=ImageOptions(image_key="left",
                                                                label_key="size"))
