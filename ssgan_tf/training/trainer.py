@@ -20,6 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from ssgan_tf import runs
+from ssgan_tf.architectures import DEFAULT_RESOLUTION
 from ssgan_tf.common import distribute
 from ssgan_tf.common.files import write_json
 from ssgan_tf.data import get_dataset, train_dataset
@@ -100,6 +101,8 @@ def apply_label_options(spec, conditional: bool, labelled_fraction: float | None
     if pseudo_labels:
         spec = labels_lib.with_pseudo_labels(spec, *labels_lib.load_pseudo_labels(pseudo_labels))
         print_fn(f"labels: {spec.num_classes} k-means clusters of {pseudo_labels}")
+    if conditional and spec.num_classes:
+        labels_lib.check_labels(spec, spec.num_classes)
     if labelled_fraction is not None:
         spec, mask = labels_lib.with_partial_labels(spec, labelled_fraction, seed=label_seed)
         print_fn(f"labels: {int(mask.sum())} of {len(mask)} training images labelled "
@@ -155,7 +158,10 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
     keras.utils.set_random_seed(seed)  # python, numpy, TF and Keras initializers
     if deterministic:
         tf.config.experimental.enable_op_determinism()
-    spec = get_dataset(dataset, data_dir=data_dir, resolution=resolution)
+    spec = get_dataset(dataset, data_dir=data_dir, resolution=resolution,
+                       default_resolution=DEFAULT_RESOLUTION.get(architecture))
+    for note in spec.notes:
+        print_fn(note)
     if spec.size is not None and not spec.size.get("train"):
         raise ValueError(f"Dataset {spec.name!r} has no training examples.")
     spec = apply_label_options(spec, conditional, labelled_fraction, label_seed, pseudo_labels,
@@ -168,6 +174,7 @@ def train(model_dir: str, num_steps: int = gin.REQUIRED, dataset: str = "digits"
     per_replica = batch_size // replicas
     with strategy_obj.scope():
         model, info = build_model(spec, architecture, z_dim, conditional, seed, precision)
+        info.update({"class_names": list(spec.class_names)} if spec.class_names else {})
         model.rotation.images_per_replica(batch_size, replicas)  # fail before any work
         model.build_all()
     runs.check_same_model(model_dir, info)  # before anything is written
