@@ -79,6 +79,8 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ the run
     def run(self) -> dict:
+        """Set up, open the model_dir (held by a lock on the chief), restore, train, finish; a
+        full disk anywhere becomes one message naming the last good checkpoint."""
         check_model_dir(self.model_dir)
         try:
             self.set_up()

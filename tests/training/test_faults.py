@@ -200,7 +200,6 @@ def test_rerunning_a_finished_run_keeps_its_summary(copy):
     assert any("already reached" in line for line in lines)
 
 
-@pytest.mark.slow  # trains 2 steps: ~13 s on 2 shared cores
 def test_full_disk_while_saving_is_a_clear_error_and_keeps_the_last_checkpoint(
         copy, monkeypatch):
     def no_space(manager, checkpoint, step):

@@ -69,7 +69,6 @@ def test_train_takes_arrays(tmp_path):
     assert json.loads((tmp_path / "model.json").read_text())["dataset"] == "arrays"
 
 
-@pytest.mark.slow  # a second tiny training: ~14 s on 2 shared cores
 def test_train_takes_a_labelled_dataset_for_a_conditional_model(tmp_path):
     dataset = tf.data.Dataset.from_tensor_slices((IMAGES / 255.0, LABELS)).batch(4)
     summary, _ = run(tmp_path, 2, data=dataset, conditional=True)
