@@ -11,7 +11,11 @@ setup(
     name="ssgan_tf",
     version=version,
     description="Self-supervised GANs (rotation SSGAN, S3GAN) in TensorFlow 2 / Keras 3",
-    packages=find_packages(include=["ssgan_tf", "ssgan_tf.*"]),
+    # The gin configs live at the repository top (gin/, their source); the package ships them
+    # as ssgan_tf/gin so `--gin_file=quickstart.gin` works wherever ssgan_tf is installed.
+    packages=find_packages(include=["ssgan_tf", "ssgan_tf.*"]) + ["ssgan_tf.gin"],
+    package_dir={"ssgan_tf.gin": "gin"},
+    package_data={"ssgan_tf.gin": ["*.gin"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16",
@@ -31,6 +35,7 @@ setup(
         "pillow",
     ],
     extras_require={
+        "hub": ["tf-keras"],                # hub.KerasLayer (a Keras 2 layer) for exported modules
         "test": ["pytest>=7", "tf-keras"],  # tf_keras: hub.KerasLayer tests
     },
 )

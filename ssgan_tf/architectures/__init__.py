@@ -19,6 +19,10 @@ _FAMILIES = {"sndcgan": sndcgan, "dcgan": dcgan, "resnet_cifar": resnet_cifar,
              "resnet_stl": resnet_stl, "resnet5": resnet5, "resnet_biggan": resnet_biggan,
              "resnet_biggan_deep": resnet_biggan_deep}
 ARCHITECTURES = tuple(_FAMILIES)
+# The resolution each family was built for in the reference: what images of mixed sizes (a
+# folder, an npz, a tfds dataset) are fitted to when train.resolution is not set.
+DEFAULT_RESOLUTION = {"sndcgan": 32, "dcgan": 64, "resnet_cifar": 32, "resnet_stl": 48,
+                      "resnet5": 128, "resnet_biggan": 128, "resnet_biggan_deep": 128}
 
 
 def get_architecture(name: str):

@@ -14,17 +14,40 @@ import gin
 
 from ssgan_tf.common.errors import ConfigError
 
-# The repository checkout this package runs from (gin/ lives at its top).
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where the shipped configs are: gin/ at the top of a checkout (their source), and ssgan_tf/gin
+# inside an installed package (setup.py copies them there).
+REPO_ROOT = os.path.dirname(PACKAGE_DIR)
+CHECKOUT_GIN_DIR = os.path.join(REPO_ROOT, "gin")
+PACKAGE_GIN_DIR = os.path.join(PACKAGE_DIR, "gin")
+
+
+def config_dirs() -> list[str]:
+    """The directories holding the shipped gin configs (a checkout's gin/, the package's)."""
+    in_checkout = os.path.isfile(os.path.join(REPO_ROOT, "setup.py"))
+    dirs = ([CHECKOUT_GIN_DIR] if in_checkout else []) + [PACKAGE_GIN_DIR]
+    return [d for d in dirs if os.path.isdir(d)]
+
+
+def shipped_configs() -> list[str]:
+    """The names of the shipped gin configs (`quickstart.gin`, ...)."""
+    return sorted({n for d in config_dirs() for n in os.listdir(d) if n.endswith(".gin")})
 
 
 def resolve_gin_file(path: str) -> str:
-    """A gin path as given, or relative to the repository (so `gin/x.gin` works anywhere)."""
-    for candidate in (path, os.path.join(REPO_ROOT, path)):
-        if os.path.isfile(candidate):
-            return candidate
-    raise ConfigError(f"--gin_file={path!r} does not exist (looked in the current directory "
-                      f"and in the ssgan_tf checkout {REPO_ROOT}).")
+    """A gin file as given (relative to the current directory, or absolute), else a shipped
+    config: `quickstart.gin` and `gin/quickstart.gin` work in a checkout and when installed."""
+    if os.path.isfile(path):
+        return path
+    if not os.path.isabs(path):
+        name = path[4:] if path.startswith(("gin/", "gin" + os.sep)) else path
+        for directory in config_dirs():
+            candidate = os.path.join(directory, name)
+            if os.path.isfile(candidate):
+                return candidate
+    raise ConfigError(f"--gin_file={path!r} does not exist: it is neither a file (from the "
+                      f"current directory {os.getcwd()}) nor a shipped config "
+                      f"({', '.join(shipped_configs()) or 'none found'}).")
 
 
 def parse_gin(gin_files: list[str], gin_params: list[str], skip_unknown: bool = False) -> None:

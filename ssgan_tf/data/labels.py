@@ -6,6 +6,8 @@
 - `with_partial_labels`: a DatasetSpec whose hidden labels are replaced by -1 before anything
   reads them (the reference's convention: one_hot(-1) is an all-zero row, "not available").
 - `with_pseudo_labels`: a DatasetSpec whose labels are cluster ids (S2GAN).
+- `check_labels`: every label in [0, num_classes) for a conditional model.
+Labels are read without decoding images (`DatasetSpec.labels_of`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from ssgan_tf.data.registry import DatasetSpec
+from ssgan_tf.common.errors import SsganError
+from ssgan_tf.data.spec import DatasetSpec
 
 UNLABELLED = -1
+
+
+class LabelError(SsganError):
+    """Labels that do not fit the model (which dataset, split, example and value)."""
 
 
 def labelled_mask(labels: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
@@ -35,34 +42,56 @@ def labelled_mask(labels: np.ndarray, fraction: float, seed: int = 0) -> np.ndar
     return mask
 
 
-def _split_labels(spec: DatasetSpec, split: str) -> np.ndarray:
-    """All labels of a split, in dataset order (one pass over the labels only)."""
-    ds = spec(split).map(lambda ex: ex["labels"], num_parallel_calls=tf.data.AUTOTUNE)
-    return np.fromiter(ds.batch(4096).unbatch().as_numpy_iterator(), np.int64)
-
-
 def _with_labels(spec: DatasetSpec, name: str, new_labels: dict) -> DatasetSpec:
-    """A copy of `spec` whose examples get labels from {split: int array [N]} by position."""
-    base_load = spec.load
+    """A copy of `spec` whose `split` examples get labels from {split: int array [N]}, matched
+    to the source examples (by the source's own relabelling, else by position); other splits
+    keep theirs. Only labels are read: no image is decoded to build it."""
+    new_labels = {s: np.asarray(v, np.int64) for s, v in new_labels.items()}
 
-    def load(split: str) -> tf.data.Dataset:
-        table = tf.constant(new_labels[split], tf.int32)
-        return tf.data.Dataset.zip((tf.data.Dataset.range(len(new_labels[split])),
-                                    base_load(split))).map(
+    def relabel(split: str, labels: np.ndarray) -> tf.data.Dataset:
+        if spec.relabel is not None:
+            return spec.relabel(split, labels)
+        table = tf.constant(labels, tf.int32)
+        return spec.load(split).enumerate().map(
             lambda i, ex: {**ex, "labels": tf.gather(table, i)},
             num_parallel_calls=tf.data.AUTOTUNE)
 
-    return dataclasses.replace(spec, name=name, load=load)
+    def load(split: str) -> tf.data.Dataset:
+        return relabel(split, new_labels[split]) if split in new_labels else spec.load(split)
+
+    def read_labels(split: str) -> np.ndarray:
+        return new_labels[split] if split in new_labels else spec.labels_of(split)
+
+    return dataclasses.replace(spec, name=name, load=load, read_labels=read_labels,
+                               relabel=relabel)
 
 
 def with_partial_labels(spec: DatasetSpec, fraction: float, seed: int = 0,
                         split: str = "train") -> tuple[DatasetSpec, np.ndarray]:
-    """Keeps the labels of `fraction` of the `split` examples (others -1); returns the mask."""
-    labels = _split_labels(spec, split)
+    """Keeps the labels of `fraction` of the `split` examples (others -1); returns the mask.
+    Reads the labels only (tfds: partial decoding), never the images."""
+    labels = spec.labels_of(split)
     mask = labelled_mask(labels, fraction, seed)
     partial = np.where(mask, labels, UNLABELLED)
-    new = {s: (partial if s == split else _split_labels(spec, s)) for s in spec.splits}
-    return _with_labels(spec, f"{spec.name}[{fraction:g} labelled]", new), mask
+    return _with_labels(spec, f"{spec.name}[{fraction:g} labelled]", {split: partial}), mask
+
+
+def check_labels(spec: DatasetSpec, num_classes: int) -> None:
+    """Raises `LabelError` when a label of an in-memory dataset is negative or >= num_classes
+    (what a conditional model needs); tfds class labels are in range by construction."""
+    if not spec.in_memory:
+        return
+    for split in spec.splits:
+        labels = spec.labels_of(split)
+        bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+        if len(bad):
+            i, value = int(bad[0]), int(labels[bad[0]])
+            raise LabelError(
+                f"Dataset {spec.name!r}: label {value} of {split} example {i} (and "
+                f"{len(bad) - 1} more) is outside [0, {num_classes}); a conditional model with "
+                f"{num_classes} classes needs every label in that range. To train on partly "
+                "labelled data give the true labels and set train.labelled_fraction (it marks "
+                "the hidden ones -1 itself).")
 
 
 def with_pseudo_labels(spec: DatasetSpec, cluster_ids: np.ndarray, num_clusters: int,
@@ -72,9 +101,8 @@ def with_pseudo_labels(spec: DatasetSpec, cluster_ids: np.ndarray, num_clusters:
     if n is not None and len(cluster_ids) != n:
         raise ValueError(f"{len(cluster_ids)} cluster ids for the {n} {split!r} examples of "
                          f"{spec.name!r}: the pseudo-labels were made for another dataset.")
-    new = {s: (np.asarray(cluster_ids) if s == split else _split_labels(spec, s))
-           for s in spec.splits}
-    replaced = _with_labels(spec, f"{spec.name}[{num_clusters} clusters]", new)
+    replaced = _with_labels(spec, f"{spec.name}[{num_clusters} clusters]",
+                            {split: np.asarray(cluster_ids)})
     return dataclasses.replace(replaced, num_classes=num_clusters)
 
 

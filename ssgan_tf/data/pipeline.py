@@ -6,8 +6,12 @@ replicas. So the images a replica sees at a step do not depend on the topology (
 several workers train on the same global batches), and a resumed run replays the seeded stream and
 skips the batches already consumed, continuing exactly as an uninterrupted run.
 
-Streaming (tfds) datasets are sharded per worker instead (the reference seeds host i with
-547 + i) and reseeded on resume, which avoids decoding the skipped data.
+Streaming (tfds, large folders) datasets are sharded per worker instead (the reference seeds
+host i with 547 + i) and reseeded on resume, which avoids decoding the skipped data.
+
+Random training crops (`DatasetSpec.augment`) run after the cache, with stateless seeds drawn from
+the example's position in the repeated stream: new crops every epoch, the same on every worker
+and after a resume.
 """
 
 from __future__ import annotations
@@ -31,6 +35,15 @@ def _split_global_batch(batch: dict, disc_iters: int, replicas: int, first: int,
     return {k: split(v) for k, v in batch.items()}
 
 
+def _augment(ds: tf.data.Dataset, spec: DatasetSpec, seed: int) -> tf.data.Dataset:
+    """The spec's random training transform, seeded by (seed, position in the stream)."""
+    if spec.augment is None:
+        return ds
+    base = tf.constant(seed, tf.int64)
+    return ds.enumerate().map(lambda i, ex: spec.augment(ex, tf.stack([base, i])),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def train_dataset(spec: DatasetSpec, global_batch_size: int, disc_iters: int = 1, seed: int = 0,
                   input_context: tf.distribute.InputContext | None = None,
                   start_step: int = 0, shuffle_buffer: int = 10_000,
@@ -41,9 +54,10 @@ def train_dataset(spec: DatasetSpec, global_batch_size: int, disc_iters: int = 1
     pipeline_id = input_context.input_pipeline_id if input_context else 0
     local = replicas // pipelines
     per_replica = global_batch_size // replicas
-    ds = spec(split)
+    ds = spec.source(split)
     if spec.in_memory:
-        ds = ds.cache().repeat().shuffle(shuffle_buffer, seed=seed + 547)
+        ds = _augment(ds.cache().repeat(), spec, seed + 547)
+        ds = ds.shuffle(shuffle_buffer, seed=seed + 547)
         ds = ds.batch(global_batch_size * disc_iters, drop_remainder=True)
         if start_step:
             ds = ds.skip(start_step)
@@ -55,7 +69,8 @@ def train_dataset(spec: DatasetSpec, global_batch_size: int, disc_iters: int = 1
             ds = ds.shard(pipelines, pipeline_id)
         if getattr(spec, "cacheable", True):  # not ImageNet-size data or random crops
             ds = ds.cache()
-        ds = ds.repeat()
-        ds = ds.shuffle(shuffle_buffer, seed=seed + 547 + pipeline_id + 1_000_003 * start_step)
+        stream_seed = seed + 547 + pipeline_id + 1_000_003 * start_step
+        ds = _augment(ds.repeat(), spec, stream_seed)
+        ds = ds.shuffle(shuffle_buffer, seed=stream_seed)
         ds = ds.batch(per_replica * disc_iters, drop_remainder=True)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -30,6 +30,7 @@ import numpy as np
 from sklearn.metrics import normalized_mutual_info_score
 
 from ssgan_tf import runs
+from ssgan_tf.architectures import DEFAULT_RESOLUTION
 from ssgan_tf.common import distribute
 from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.data import get_dataset
@@ -94,7 +95,8 @@ def cluster(model_dir: str, gin_files, gin_params, settings: dict, print_fn=prin
 
     _stage(gin_files, gin_params, [])
     config = current_config()
-    spec = get_dataset(config.dataset, data_dir=config.data_dir, resolution=config.resolution)
+    spec = get_dataset(config.dataset, data_dir=config.data_dir, resolution=config.resolution,
+                       default_resolution=DEFAULT_RESOLUTION.get(config.architecture))
     strategy = distribute.make_strategy(config.strategy)
     with strategy.scope():
         model, _ = runs.load_gan(os.path.join(model_dir, PRETRAIN_DIR))

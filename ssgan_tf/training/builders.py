@@ -5,6 +5,7 @@ what training builds without its loop (benchmark, s2gan, the study) use these to
 from __future__ import annotations
 
 from ssgan_tf import runs
+from ssgan_tf.architectures import DEFAULT_RESOLUTION
 from ssgan_tf.common.errors import ConfigError
 from ssgan_tf.data import DatasetSpec, get_dataset
 from ssgan_tf.data import labels as labels_lib
@@ -14,13 +15,16 @@ from ssgan_tf.training.user_data import data_spec
 
 
 def training_data(config: TrainConfig, data=None, print_fn=print) -> DatasetSpec:
-    """`data` (arrays or a tf.data.Dataset, see `user_data`) or else `train.dataset`, with
-    `train.pseudo_labels` / `train.labelled_fraction` applied."""
+    """`data` (arrays, a tf.data.Dataset or a DatasetSpec, see `user_data`) or else
+    `train.dataset`, with `train.pseudo_labels` / `train.labelled_fraction` applied."""
     if data is not None:
-        spec = data_spec(data, conditional=config.conditional)
+        spec = data_spec(data, conditional=config.conditional, resolution=config.resolution)
     else:
         spec = get_dataset(config.dataset, data_dir=config.data_dir,
-                           resolution=config.resolution)
+                           resolution=config.resolution,
+                           default_resolution=DEFAULT_RESOLUTION.get(config.architecture))
+    for note in spec.notes:
+        print_fn(note)
     if spec.size is not None and not spec.size.get("train"):
         raise ConfigError(f"Dataset {spec.name!r} has no training examples.")
     return apply_label_options(spec, config, print_fn)
@@ -32,6 +36,8 @@ def apply_label_options(spec: DatasetSpec, config: TrainConfig, print_fn=print) 
         spec = labels_lib.with_pseudo_labels(
             spec, *labels_lib.load_pseudo_labels(config.pseudo_labels))
         print_fn(f"labels: {spec.num_classes} k-means clusters of {config.pseudo_labels}")
+    if config.conditional and spec.num_classes:
+        labels_lib.check_labels(spec, spec.num_classes)
     if config.labelled_fraction is not None:
         spec, mask = labels_lib.with_partial_labels(spec, config.labelled_fraction,
                                                     seed=config.label_seed)
@@ -48,6 +54,7 @@ def build_model(spec: DatasetSpec, architecture: str, z_dim: int, conditional: b
     if conditional and not num_classes:
         raise ConfigError(f"train.conditional=True but dataset {spec.name!r} has no labels.")
     info = runs.model_info(spec, architecture, z_dim, num_classes, precision, "uniform")
+    info.update({"class_names": list(spec.class_names)} if spec.class_names else {})
     generator, discriminator = runs.build_networks(info)
     model = GAN(generator, discriminator, seed=seed)
     info["z_distribution"] = model.z_distribution

@@ -16,6 +16,7 @@ import gin
 
 from ssgan_tf.common.distribute import STRATEGIES
 from ssgan_tf.common.errors import ConfigError
+from ssgan_tf.data import DatasetSpec
 from ssgan_tf.training.precision import PRECISIONS
 
 NAN_POLICIES = ("stop", "restore")
@@ -39,8 +40,9 @@ def _expect(name: str, value: Any, ok: bool, expected: str) -> None:
 class TrainConfig:
     """What `train()` does. `num_steps` (generator updates, as the reference counts) is required.
 
-    Data: `dataset` is a registry name (`digits`, `synthetic`, `npz:PATH`, a tfds name) read from
-    `data_dir` at `resolution` (None: the dataset's own). Model: `architecture`, `z_dim`,
+    Data: `dataset` is a registry name (`digits`, `synthetic`, `npz:PATH`, `folder:PATH`,
+    `tfds:NAME`, a registered tfds name; docs/data.md) read from `data_dir` at `resolution`
+    (None: the dataset's own), or from Python a `DatasetSpec`. Model: `architecture`, `z_dim`,
     `conditional` (class-conditional G and projection D). S3GAN / S2GAN: `labelled_fraction`
     keeps the labels of that fraction of the training images (stratified, chosen by
     `label_seed`; the others get -1); `pseudo_labels` is an .npz of `ssgan_tf.s2gan` whose cluster
@@ -57,7 +59,7 @@ class TrainConfig:
     """
 
     num_steps: int = gin.REQUIRED
-    dataset: str = "digits"
+    dataset: str | DatasetSpec = "digits"
     data_dir: str | None = None
     resolution: int | None = None
     architecture: str = "sndcgan"
@@ -109,8 +111,10 @@ class TrainConfig:
                     "True or False")
 
     def _check_choices(self) -> None:
-        _expect("dataset", self.dataset, isinstance(self.dataset, str) and self.dataset,
-                "a dataset name (digits, synthetic, npz:PATH or a tfds name)")
+        _expect("dataset", self.dataset, (isinstance(self.dataset, str) and self.dataset)
+                or isinstance(self.dataset, DatasetSpec),
+                "a dataset name (digits, synthetic, npz:PATH, folder:PATH, tfds:NAME or a "
+                "registered tfds name) or, from Python, a DatasetSpec")
         _expect("architecture", self.architecture, isinstance(self.architecture, str),
                 "an architecture name")
         for name in ("data_dir", "pseudo_labels", "tpu"):

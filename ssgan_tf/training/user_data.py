@@ -1,15 +1,16 @@
-"""Training data handed to `train()` directly: NumPy arrays or a `tf.data.Dataset`, as a
-`DatasetSpec` the input pipeline reads like a registry dataset.
+"""Training data handed to `train()` directly: NumPy arrays, a `tf.data.Dataset` or a ready
+`DatasetSpec`, as the `DatasetSpec` the input pipeline reads.
 
-- Arrays: images uint8 [N, H, W(, C)] or float in [0, 1], C = 1 or 3; optionally labels [N]
-  (non-negative integers). Held in memory: shuffled by `train.seed` and, on resume, replayed and
-  skipped exactly as the built-in datasets (resumed == uninterrupted).
+- Arrays (`data.from_arrays`): images uint8 or float in [0, 1], [N, H, W(, C)], C = 1 or 3, of
+  any size (fitted to `train.resolution`); optionally `(images, labels)` with integer labels.
+  Held in memory: shuffled by `train.seed` and, on resume, replayed and skipped exactly as the
+  built-in datasets (resumed == uninterrupted).
 - A `tf.data.Dataset` of images, of (images, labels) or of {"images", "labels"} dicts, batched
-  or not, uint8 or float in [0, 1]. It is read as a stream: repeated, shuffled in a 10,000-image
-  buffer, split across workers. It cannot be replayed: on resume it starts again from its first
-  element with a shuffle seeded by the step, so the images after a resume differ from an
-  uninterrupted run's (weights, optimizers and z continue exactly). Pass arrays where that
-  matters.
+  or not, uint8 or float in [0, 1], at the model's resolution. It is read as a stream: repeated,
+  shuffled in a 10,000-image buffer, split across workers. It cannot be replayed: on resume it
+  starts again from its first element with a shuffle seeded by the step, so the images after a
+  resume differ from an uninterrupted run's (weights, optimizers and z continue exactly). Pass
+  arrays where that matters.
 """
 
 from __future__ import annotations
@@ -18,73 +19,38 @@ import numpy as np
 import tensorflow as tf
 
 from ssgan_tf.common.errors import SsganError
-from ssgan_tf.data import DatasetSpec
+from ssgan_tf.data import DatasetSpec, from_arrays, get_dataset
 
 EXPECTED = ("a tf.data.Dataset of images (+ labels), an images array (uint8, or float in "
-            "[0, 1]) of shape [N, H, W] or [N, H, W, 1|3], or a tuple (images, labels)")
+            "[0, 1]) of shape [N, H, W] or [N, H, W, 1|3], a tuple (images, labels) or a "
+            "DatasetSpec")
 
 
-def data_spec(data, conditional: bool = False) -> DatasetSpec:
+def data_spec(data, conditional: bool = False, resolution: int | None = None) -> DatasetSpec:
     """The DatasetSpec of user data (see the module docstring); a clear error for anything else.
     `conditional` needs labels (their count of classes is read once from a Dataset)."""
+    if isinstance(data, DatasetSpec):
+        return get_dataset(data, resolution=resolution)
     if isinstance(data, tf.data.Dataset):
-        return _dataset_spec(data, conditional)
+        spec = _dataset_spec(data, conditional)
+        if resolution and tuple(spec.image_shape[:2]) != (resolution, resolution):
+            raise SsganError(f"train(data=Dataset): images of {spec.image_shape[0]}x"
+                             f"{spec.image_shape[1]} but train.resolution = {resolution}: resize "
+                             "them in the Dataset (or leave train.resolution unset).")
+        return spec
     if isinstance(data, dict) and "images" in data:
         data = (data["images"], data.get("labels"))
-    if isinstance(data, (tuple, list)) and len(data) == 2:
-        return _array_spec(*data)
-    if isinstance(data, np.ndarray):
-        return _array_spec(data, None)
-    raise SsganError(f"train(data=...) got a {type(data).__name__}; expected {EXPECTED}.")
+    if isinstance(data, (tuple, list)) and len(data) == 2 and _numeric(data[0]):
+        return from_arrays(np.asarray(data[0]), data[1], resolution=resolution)
+    if isinstance(data, np.ndarray) and _numeric(data):
+        return from_arrays(data, None, resolution=resolution)
+    what = (f"an array of {data.dtype}" if isinstance(data, np.ndarray)
+            else f"a {type(data).__name__}")
+    raise SsganError(f"train(data=...) got {what}; expected {EXPECTED}.")
 
 
-def _check_images(images: np.ndarray) -> np.ndarray:
-    if images.dtype.kind not in "uif" or images.ndim not in (3, 4):
-        raise SsganError(f"train(data=...) got images of shape {images.shape} and dtype "
-                         f"{images.dtype}; expected {EXPECTED}.")
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.ndim != 4 or images.shape[-1] not in (1, 3) or not len(images):
-        raise SsganError(f"train(data=...): images of shape {images.shape}; expected "
-                         "[N, H, W] or [N, H, W, 1|3] with N > 0.")
-    if images.dtype == np.uint8:
-        return images
-    if not np.issubdtype(images.dtype, np.floating):
-        raise SsganError(f"train(data=...): images of dtype {images.dtype}; expected uint8 or "
-                         "float in [0, 1].")
-    low, high = float(images.min()), float(images.max())
-    if low < 0.0 or high > 1.0:
-        raise SsganError(f"train(data=...): float images span [{low:g}, {high:g}]; expected "
-                         "[0, 1] (divide uint8-range floats by 255, or pass uint8).")
-    return images.astype(np.float32)
-
-
-def _check_labels(labels, count: int) -> np.ndarray:
-    if labels is None:
-        return np.zeros(count, np.int32)
-    labels = np.asarray(labels)
-    if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
-        raise SsganError(f"train(data=...): labels of shape {labels.shape} and dtype "
-                         f"{labels.dtype}; expected {count} integers, one per image.")
-    if count and labels.min() < 0:
-        raise SsganError(f"train(data=...): labels must be >= 0 (found {labels.min()}).")
-    return labels.astype(np.int32)
-
-
-def _array_spec(images, labels) -> DatasetSpec:
-    images = _check_images(np.asarray(images))
-    has_labels = labels is not None
-    labels = _check_labels(labels, len(images))
-    scale = 255.0 if images.dtype == np.uint8 else 1.0
-
-    def load(split: str) -> tf.data.Dataset:
-        ds = tf.data.Dataset.from_tensor_slices((images, labels))
-        return ds.map(lambda x, y: {"images": tf.cast(x, tf.float32) / scale, "labels": y},
-                      num_parallel_calls=tf.data.AUTOTUNE)
-
-    return DatasetSpec("arrays", tuple(images.shape[1:]),
-                       int(labels.max()) + 1 if has_labels else 0, load, splits=("train",),
-                       size={"train": len(images)})
+def _numeric(array) -> bool:
+    return np.asarray(array).dtype.kind in "uif"
 
 
 def _as_dict(element) -> dict:

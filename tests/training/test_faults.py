@@ -83,8 +83,8 @@ def test_bad_config_fails_before_writing(tmp_path, binding, message):
 
 def test_bad_data_is_a_clear_error(tmp_path):
     floats = tmp_path / "floats.npz"
-    np.savez(floats, x_train=np.random.rand(10, 16, 16, 3))
-    with pytest.raises(ValueError, match="must be uint8"):
+    np.savez(floats, x_train=np.random.rand(10, 16, 16, 3) * 255)  # float in [0, 1] is fine
+    with pytest.raises(ValueError, match="must be uint8 \\(0-255\\) or float in \\[0, 1\\]"):
         run(tmp_path / "a", 2, extra=[f"train.dataset = 'npz:{floats}'"])
     empty = tmp_path / "empty.npz"
     np.savez(empty, x_train=np.zeros([0, 16, 16, 3], np.uint8))

@@ -23,6 +23,7 @@ def test_arrays_become_an_in_memory_dataset():
     assert (spec.name, spec.image_shape, spec.num_classes, spec.size) == (
         "arrays", (16, 16, 3), 3, {"train": 24})
     assert spec.in_memory  # replayed exactly on resume, like the built-in datasets
+    assert data_spec(spec) is spec  # a ready DatasetSpec passes through
     element = first(spec)
     np.testing.assert_allclose(element["images"], IMAGES[0] / 255.0, atol=1e-7)
     assert int(element["labels"]) == 0
@@ -45,11 +46,12 @@ def test_a_dataset_batched_or_not_streams_the_same_images():
 
 
 @pytest.mark.parametrize("data,message", [
-    (IMAGES.astype(np.float32), r"float images span \[0, 255\]; expected \[0, 1\]"),
-    ((IMAGES, LABELS[:5]), r"labels of shape \(5,\).*expected 24 integers"),
-    ((IMAGES, -LABELS), r"labels must be >= 0"),
-    (IMAGES[..., :2], r"images of shape \(24, 16, 16, 2\)"),
-    (["a.png", "b.png"], r"got images of shape \(\) and dtype <U5; expected a tf.data.Dataset"),
+    (IMAGES.astype(np.float32), r"is float32 with values in \[0, 255\]; images must be uint8 "
+                                r"\(0-255\) or float in \[0, 1\] \(divide by 255"),
+    ((IMAGES, LABELS[:5]), r"has 5 labels for the 24 images"),
+    (IMAGES[..., :2], r"got shape \(24, 16, 16, 2\)"),
+    (["a.png", "b.png"], r"got a list; expected a tf.data.Dataset of images"),
+    (np.array(["a.png"]), r"got an array of <U5; expected"),
     ({"x": IMAGES}, r"got a dict; expected a tf.data.Dataset of images"),
     ("digits", r"got a str; expected"),
     (tf.data.Dataset.from_tensor_slices(IMAGES.astype(np.float32)),
@@ -60,6 +62,12 @@ def test_a_dataset_batched_or_not_streams_the_same_images():
 def test_anything_else_is_a_clear_error(data, message):
     with pytest.raises(SsganError, match=message):
         data_spec(data)
+
+
+def test_a_dataset_of_another_size_than_train_resolution_is_refused():
+    with pytest.raises(SsganError, match=r"images of 16x16 but train.resolution = 32"):
+        data_spec(tf.data.Dataset.from_tensor_slices(IMAGES), resolution=32)
+    assert data_spec(IMAGES, resolution=32).image_shape == (32, 32, 3)  # arrays are resized
 
 
 def test_train_takes_arrays(tmp_path):

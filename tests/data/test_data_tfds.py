@@ -15,15 +15,12 @@ import tensorflow as tf
 
 from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.data import get_dataset
-from ssgan_tf.data.registry import (
-    TFDS_DATASETS,
-    distorted_square_window,
-    imagenet_eval_crop,
-    preprocess_image,
-)
+from ssgan_tf.data.images import distorted_square_window, imagenet_eval_crop, preprocess_image
+from ssgan_tf.data.labels import with_partial_labels
+from ssgan_tf.data.tfds_source import TFDS_DATASETS, TfdsError
 from ssgan_tf.training.trainer import train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 IMAGENET_GIN = ROOT / "gin" / "imagenet_ssgan.gin"
 # Shrinks gin/imagenet_ssgan.gin to CI size: 16 px, narrow nets, batch 8, float32, default
 # strategy, one D step per G step.
@@ -34,9 +31,12 @@ SHRINK = ["train.resolution = 16", "train.batch_size = 8", "train.z_dim = 16",
           "resnet_biggan.Discriminator.ch = 8"]
 
 
-def write_tiny_imagenet(data_dir: Path, num_train: int = 12, num_val: int = 4) -> Path:
+def write_tiny_imagenet(data_dir: Path, num_train: int = 12, num_val: int = 4,
+                        broken: int | None = None,
+                        splits: tuple = ("train", "validation")) -> Path:
     """A prepared `imagenet2012` in tfds format: JPEG-encoded images of assorted non-square sizes,
-    written through the builder's own feature spec, with tfds metadata."""
+    written through the builder's own feature spec, with tfds metadata. `broken`: the index of a
+    training example whose image bytes are not a JPEG (decoding it fails)."""
     import tensorflow_datasets as tfds
 
     builder = tfds.builder("imagenet2012", data_dir=str(data_dir))
@@ -45,13 +45,20 @@ def write_tiny_imagenet(data_dir: Path, num_train: int = 12, num_val: int = 4) -
     features = builder.info.features
     rng = np.random.RandomState(0)
     for split, n in (("train", num_train), ("validation", num_val)):
+        if split not in splits:
+            continue
         shard = path / f"imagenet2012-{split}.tfrecord-00000-of-00001"
         with tf.io.TFRecordWriter(str(shard)) as writer:
             for i in range(n):
                 h, w = rng.randint(40, 90, size=2)
                 image = rng.randint(0, 256, (h, w, 3)).astype(np.uint8)
-                writer.write(features.serialize_example(
-                    {"image": image, "label": int(i % 7), "file_name": f"img_{split}_{i}.JPEG"}))
+                record = features.serialize_example(
+                    {"image": image, "label": int(i % 7), "file_name": f"img_{split}_{i}.JPEG"})
+                if split == "train" and i == broken:
+                    example = tf.train.Example.FromString(record)
+                    example.features.feature["image"].bytes_list.value[0] = b"not a jpeg"
+                    record = example.SerializeToString()
+                writer.write(record)
     tfds.folder_dataset.write_metadata(data_dir=str(path), features=features)
     return data_dir
 
@@ -151,6 +158,34 @@ def test_tiny_imagenet_reads_with_the_reference_preprocessing(tiny_imagenet):
     assert sorted({int(ex["labels"]) for ex in examples}) == list(range(7))
     assert len(list(spec("test"))) == 4
     assert get_dataset("imagenet2012", data_dir=str(tiny_imagenet)).image_shape == (128, 128, 3)
+
+
+def test_labels_are_read_without_decoding_images(tmp_path):
+    """Partial labels (S3GAN on ImageNet) read the label feature alone: a training image that
+    cannot be decoded does not stop them, though reading the images fails on it."""
+    data_dir = write_tiny_imagenet(tmp_path, broken=3)
+    spec = get_dataset("imagenet2012", data_dir=str(data_dir), resolution=16)
+    np.testing.assert_array_equal(spec.labels_of("train"), np.arange(12) % 7)
+    partial, mask = with_partial_labels(spec, 0.5, seed=0)
+    assert mask.sum() == 5  # round(0.5 * n) of each class: 1 of each pair, 0 of the singles
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        list(spec("train"))  # the images themselves do not decode
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        list(partial("train"))
+
+
+def test_a_prepared_dataset_without_a_train_split_says_so(tmp_path):
+    data_dir = write_tiny_imagenet(tmp_path, splits=("validation",))
+    with pytest.raises(TfdsError, match="'imagenet2012' has no split 'train' to train on \\(it "
+                                        "has \\['validation'\\]\\)"):
+        get_dataset("imagenet2012", data_dir=str(data_dir))
+
+
+def test_labels_alone_match_the_stream(tiny_imagenet):
+    spec = get_dataset("imagenet2012", data_dir=str(tiny_imagenet), resolution=16)
+    for split in ("train", "test"):
+        stream = [int(ex["labels"]) for ex in spec(split)]
+        assert list(spec.labels_of(split)) == stream
 
 
 def test_imagenet_gin_trains_on_a_local_tfds_directory(tiny_imagenet, tmp_path):
