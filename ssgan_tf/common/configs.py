@@ -6,6 +6,7 @@ A gin file is code: gin can import modules and call functions. Use gin files you
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tokenize
 
@@ -69,4 +70,34 @@ def _gin_message(error: BaseException) -> str:
     text = " ".join(str(error).split())
     if isinstance(error, SyntaxError) and error.lineno:
         text = f"syntax error at line {error.lineno}: {error.msg}"
+    elif isinstance(error, tokenize.TokenError) and len(error.args) == 2:
+        line = error.args[1][0] if isinstance(error.args[1], tuple) else "?"
+        text = (f"syntax error at line {line}: {error.args[0]} (a bracket or string opened "
+                "earlier is never closed)")
     return text or type(error).__name__
+
+
+@contextlib.contextmanager
+def isolated_gin_config():
+    """Runs the body on an empty gin config and puts the caller's config back afterwards (its
+    bindings, imports, singletons and operative record), so a library call that parses another
+    run's config.gin (e.g. `runs.load_gan` inside a training hook or a notebook) does not wipe
+    the live process's configuration. gin has no public API for this: it saves and refills the
+    module's registries in place."""
+    state = gin.config
+    # Two-level copies: deepcopy would evaluate `@Hook()` references (gin's __deepcopy__).
+    saved = ({k: dict(v) for k, v in state._CONFIG.items()}, dict(state._SINGLETONS),
+             set(state._IMPORTS), {k: dict(v) for k, v in state._OPERATIVE_CONFIG.items()},
+             state._CONFIG_IS_LOCKED)
+    gin.clear_config()
+    try:
+        yield
+    finally:
+        gin.clear_config()
+        config, singletons, imports, operative, locked = saved
+        state._CONFIG.update(config)
+        state._SINGLETONS.update(singletons)
+        state._IMPORTS.update(imports)
+        with state._OPERATIVE_CONFIG_LOCK:
+            state._OPERATIVE_CONFIG.update(operative)
+        state._set_config_is_locked(locked)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
+from typing import Callable, TextIO
 
 from tqdm import tqdm
 
@@ -43,12 +43,15 @@ class Progress:
         if self.bar is not None:
             self.bar.set_description_str(description)
 
-    def write(self, line: str) -> None:
-        """Prints a line above the bar (or plainly when there is no bar)."""
-        if self.bar is not None:
-            self.bar.write(line, file=self.stream)
-        else:
-            print(line, file=self.stream, flush=True)
+    def write(self, line: str, print_fn: Callable[[str], None] | None = None) -> None:
+        """Prints a line above the bar (or plainly when there is no bar): to the bar's stream,
+        or with `print_fn` (e.g. `print`, for a log that goes to stdout)."""
+        emit = print_fn or (lambda text: print(text, file=self.stream, flush=True))
+        if self.bar is None:
+            emit(line)
+            return
+        with self.bar.external_write_mode(file=sys.stdout if print_fn else self.stream):
+            emit(line)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -28,7 +28,7 @@ from ssgan_tf.common import cli
 from ssgan_tf.data import get_dataset
 from ssgan_tf.gans.losses import rotation_cross_entropy
 from ssgan_tf.gans.ssgan import rotation_labels, with_rotations
-from ssgan_tf.training.trainer import set_precision
+from ssgan_tf.training.precision import set_precision
 
 
 def load_arrays(dataset: str):

@@ -44,7 +44,7 @@ from ssgan_tf.evaluation import probe as probe_lib
 from ssgan_tf.evaluation.metrics import DomainFeatureExtractor, file_sha256
 from ssgan_tf.evaluation.metrics_hook import real_images
 from ssgan_tf.evaluation.probe_hook import LinearProbeHook, random_init_probe
-from ssgan_tf.training.trainer import train_setting
+from ssgan_tf.training.config import TrainConfig, current_config
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VARIANTS = {"gan": "GAN (no rotation loss)", "ssgan": "SSGAN", "ssgan_sbn": "SSGAN + sBN in G"}
@@ -78,14 +78,11 @@ def _write_json(path: str, payload: Any) -> None:
     os.replace(tmp, path)
 
 
-def _gin_settings(path: str, params: Sequence[str] = ()) -> dict:
-    """train.dataset / num_steps of a gin file (+ overrides), parsed in this process."""
-
-
+def _gin_settings(path: str, params: Sequence[str] = ()) -> TrainConfig:
+    """The training settings of a gin file (+ overrides), parsed in this process."""
     gin.clear_config()
     parse_gin([path], list(params))
-    return {"dataset": gin.query_parameter("train.dataset"),
-            "num_steps": int(gin.query_parameter("train.num_steps"))}
+    return current_config()
 
 
 # --------------------------------------------------------------------------- stages
@@ -242,8 +239,8 @@ def random_init_probes(output_dir: str, dataset_key: str, seeds: Sequence[int],
 
         for seed in missing:
             settings = _gin_settings(gin_file(dataset_key, variant, gin_dir))
-            spec = get_dataset(settings["dataset"])
-            done[str(seed)] = random_init_probe(spec, train_setting("architecture"), seed,
+            spec = get_dataset(settings.dataset)
+            done[str(seed)] = random_init_probe(spec, settings.architecture, seed,
                                                 LinearProbeHook())
             print_fn(f"random-init D probe ({dataset_key}, seed {seed}): {done[str(seed)]}")
         _write_json(path, done)
@@ -292,10 +289,10 @@ def full_linear_eval(output_dir: str, dataset_key: str, variants: Sequence[str],
         if key in done:
             continue
         settings = _gin_settings(gin_file(dataset_key, variants[-1], gin_dir))
-        spec = get_dataset(settings["dataset"])
+        spec = get_dataset(settings.dataset)
         keras.mixed_precision.set_global_policy("float32")
         keras.utils.set_random_seed(seed)
-        info = runs.model_info(spec, train_setting("architecture"), 128, 0, "float32",
+        info = runs.model_info(spec, settings.architecture, 128, 0, "float32",
                                   "uniform")
         _, discriminator = runs.build_networks(info)
         done[key] = _probe_blocks(discriminator, spec, 0)
@@ -569,7 +566,7 @@ def run_study(output_dir: str, inception: str | None, datasets: Sequence[str] = 
     started = time.time()
     for dataset_key in datasets:
         settings = _gin_settings(gin_file(dataset_key, variants[0], gin_dir), gin_params)
-        domain_path = (domain_extractor(output_dir, dataset_key, settings["dataset"],
+        domain_path = (domain_extractor(output_dir, dataset_key, settings.dataset,
                                         print_fn=print_fn) if domain else None)
         cache_dir = os.path.join(output_dir, dataset_key, "cache")
         for seed in seeds:
@@ -578,7 +575,7 @@ def run_study(output_dir: str, inception: str | None, datasets: Sequence[str] = 
                 command = train_command(dataset_key, variant, seed, model_dir, inception,
                                         domain_path, cache_dir, gin_params, command_gin_dir)
                 num_steps = _gin_settings(gin_file(dataset_key, variant, gin_dir),
-                                          gin_params)["num_steps"]
+                                          gin_params).num_steps
                 train_run(command, model_dir, num_steps, print_fn)
                 collect_run(model_dir, dataset_key, variant, seed, command, num_steps,
                             command_gin_dir)

@@ -39,7 +39,10 @@ from ssgan_tf.common.files import write_json
 from ssgan_tf.data import get_dataset, train_dataset
 from ssgan_tf.evaluation.metrics.inception import load_inception_extractor
 from ssgan_tf.perf.kernel_ceiling import kernel_ceiling
-from ssgan_tf.training.trainer import build_model, make_train_loop, set_precision, train_setting
+from ssgan_tf.training.builders import build_model
+from ssgan_tf.training.config import current_config
+from ssgan_tf.training.loop import make_train_loop
+from ssgan_tf.training.precision import set_precision
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -131,8 +134,9 @@ def benchmark(precision: str, steps: int, warmup: int, jit_compile: bool = False
     strategy = distribute.make_strategy(strategy_name)
     set_precision(precision)
     keras.utils.set_random_seed(0)
+    config = current_config()
     dataset, batch_size, architecture, resolution = (
-        train_setting(k) for k in ("dataset", "batch_size", "architecture", "resolution"))
+        config.dataset, config.batch_size, config.architecture, config.resolution)
     try:
         spec = get_dataset(dataset, resolution=resolution)
         spec("train")

@@ -37,7 +37,8 @@ from ssgan_tf.data import get_dataset
 from ssgan_tf.data import labels as labels_lib
 from ssgan_tf.evaluation import probe
 from ssgan_tf.pipelines.clustering import KMeans
-from ssgan_tf.training.trainer import train, train_setting
+from ssgan_tf.training.config import current_config
+from ssgan_tf.training.trainer import train
 
 PRETRAIN_DIR, CLUSTERS_FILE, GAN_DIR = "pretrain", "clusters.npz", "gan"
 
@@ -75,7 +76,7 @@ def pretrain(model_dir: str, gin_files, gin_params, settings: dict, print_fn=pri
 
     directory = os.path.join(model_dir, PRETRAIN_DIR)
     _stage(gin_files, gin_params, [])
-    architecture = train_setting("architecture")
+    architecture = current_config().architecture
     # Unconditional: G's conditional BN of the GAN stage becomes plain BN (only D is used).
     _stage(gin_files, gin_params, [f"{architecture}.Generator.norm = 'batch_norm'",
                                    "RotationTask.mode = 'rotation_only'",
@@ -93,10 +94,10 @@ def cluster(model_dir: str, gin_files, gin_params, settings: dict, print_fn=prin
     """Features of the pretrained D on every training image -> k-means -> clusters.npz."""
 
     _stage(gin_files, gin_params, [])
-    spec = get_dataset(train_setting("dataset"), data_dir=train_setting("data_dir"),
-                       resolution=train_setting("resolution"),
-                       default_resolution=DEFAULT_RESOLUTION.get(train_setting("architecture")))
-    strategy = distribute.make_strategy(train_setting("strategy"))
+    config = current_config()
+    spec = get_dataset(config.dataset, data_dir=config.data_dir, resolution=config.resolution,
+                       default_resolution=DEFAULT_RESOLUTION.get(config.architecture))
+    strategy = distribute.make_strategy(config.strategy)
     with strategy.scope():
         model, _ = runs.load_gan(os.path.join(model_dir, PRETRAIN_DIR))
     encoder = probe.DiscriminatorEncoder(model.discriminator)

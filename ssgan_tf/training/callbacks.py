@@ -38,37 +38,55 @@ class SampleWriter:
         return path
 
 
+def loss_parts(logs: dict) -> list[str]:
+    """The losses of a log line: D and G (GAN and rotation parts), class head, rotation
+    accuracy."""
+    parts = [f"d_loss {logs['d_loss']:.3f} (real {logs['d_loss_real']:.3f} "
+             f"fake {logs['d_loss_fake']:.3f}"
+             + (f" rot {logs['d_rotation_loss']:.3f})" if "d_rotation_loss" in logs else ")"),
+             f"g_loss {logs['g_loss']:.3f} (gan {logs['g_loss_gan']:.3f}"
+             + (f" rot {logs['g_rotation_loss']:.3f})" if "g_rotation_loss" in logs else ")")]
+    if "d_class_loss" in logs:
+        parts.append(f"class {logs['d_class_loss']:.3f} acc {logs['d_class_accuracy']:.2f}")
+    if "d_rotation_accuracy" in logs:
+        parts.append(f"rot_acc real {logs['d_rotation_accuracy']:.2f} "
+                     f"fake {logs['g_rotation_accuracy']:.2f}")
+    return parts
+
+
 class ProgressLogger:
-    """One line per interval: step, losses (GAN and rotation parts), rotation accuracy, img/s."""
+    """One line per interval: step, losses, img/s and ETA since the previous line.
+
+    The first line of a run comes right after its first step and gives the time that step took
+    (mostly tracing and compiling it), so the rate of the following lines is the steady one."""
 
     def __init__(self, num_steps: int, images_per_step: int, print_fn=print):
         self.num_steps = num_steps
         self.images_per_step = images_per_step
         self.print_fn = print_fn
-        self.start = self.last_time = time.time()
-        self.last_step = None
+        self.last_step, self.last_time = 0, time.time()
+
+    def start(self, step: int) -> None:
+        self.last_step, self.last_time = step, time.time()
+
+    def first(self, step: int, logs: dict) -> float:
+        """The line after the first chunk; returns its seconds."""
+        now = time.time()
+        seconds = now - self.last_time
+        self.print_fn(" | ".join([f"step {step}/{self.num_steps}", *loss_parts(logs),
+                                  f"first step {seconds:.1f} s (tracing and compiling the step;"
+                                  " the next lines give the steady rate)"]))
+        self.last_step, self.last_time = step, now
+        return seconds
 
     def __call__(self, step: int, logs: dict) -> float:
+        """The line of a log step; returns img/s since the previous line."""
         now = time.time()
-        if self.last_step is None:
-            self.last_step, self.last_time = step, now
-            return float("nan")
         rate = (step - self.last_step) * self.images_per_step / max(now - self.last_time, 1e-9)
         self.last_step, self.last_time = step, now
-        parts = [f"step {step}/{self.num_steps}",
-                 f"d_loss {logs['d_loss']:.3f} (real {logs['d_loss_real']:.3f} "
-                 f"fake {logs['d_loss_fake']:.3f}"
-                 + (f" rot {logs['d_rotation_loss']:.3f})" if "d_rotation_loss" in logs else ")"),
-                 f"g_loss {logs['g_loss']:.3f} (gan {logs['g_loss_gan']:.3f}"
-                 + (f" rot {logs['g_rotation_loss']:.3f})" if "g_rotation_loss" in logs else ")")]
-        if "d_class_loss" in logs:
-            parts.append(f"class {logs['d_class_loss']:.3f} acc {logs['d_class_accuracy']:.2f}")
-        if "d_rotation_accuracy" in logs:
-            parts.append(f"rot_acc real {logs['d_rotation_accuracy']:.2f} "
-                         f"fake {logs['g_rotation_accuracy']:.2f}")
         eta = (self.num_steps - step) * self.images_per_step / max(rate, 1e-9)
-        parts += [f"{rate:.1f} img/s", f"eta {eta / 60:.1f} min"]
-        self.print_fn(" | ".join(parts))
+        self.print_fn(" | ".join([f"step {step}/{self.num_steps}", *loss_parts(logs),
+                                  f"{rate:.1f} img/s", f"eta {eta / 60:.1f} min"]))
         return rate
 
 

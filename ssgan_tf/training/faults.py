@@ -1,8 +1,9 @@
 """What the training loop does when something goes wrong, so that a failed run never loses the
-last good checkpoint:
+last good checkpoint (docs/faults.md lists every case and the test behind it):
 
 - `all_finite`: no checkpoint is written while any variable is NaN/Inf.
 - `StopSignals`: SIGTERM/SIGINT ask the loop to save and exit after the current chunk of steps.
+- `disk_full_error`: a full disk becomes one clear message (free space, re-run to resume).
 - `SSGAN_TF_FAULT=kill_during_save:STEP` (tests only): SIGKILL after writing checkpoint STEP's
   data but before committing it, as a crash in the middle of a save would.
 - `SSGAN_TF_FAULT=sigterm_at:STEP` (tests only): the process sends itself SIGTERM once the chunk
@@ -11,12 +12,15 @@ last good checkpoint:
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import threading
 from typing import Callable
 
 import tensorflow as tf
+
+from ssgan_tf.common.errors import SsganError
 
 
 def all_finite(variables) -> bool:
@@ -80,3 +84,18 @@ def save_checkpoint(manager: tf.train.CheckpointManager, checkpoint: tf.train.Ch
         checkpoint.write(os.path.join(manager.directory, f"ckpt-{step}"))
         os.kill(os.getpid(), signal.SIGKILL)
     return manager.save(checkpoint_number=step)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """ENOSPC from Python, or TensorFlow's ResourceExhausted "No space left on device"."""
+    if isinstance(error, OSError):
+        return error.errno == errno.ENOSPC
+    return isinstance(error, tf.errors.OpError) and "No space left on device" in str(error)
+
+
+def disk_full_error(error: BaseException, model_dir: str, last_good: str | None) -> SsganError:
+    """The message for a write that failed on a full disk (raise it `from error`)."""
+    return SsganError(
+        f"No space left on device while writing in --model_dir={model_dir}. The last good "
+        f"checkpoint ({last_good or 'none yet'}) is untouched: free some space and re-run the "
+        "same command to resume from it (a half-written checkpoint is cleaned up then).")

@@ -13,7 +13,9 @@ from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.common.errors import SsganError
 from ssgan_tf.data import from_arrays, get_dataset
 from ssgan_tf.data.labels import LabelError, check_labels
-from ssgan_tf.training.trainer import apply_label_options, train
+from ssgan_tf.training.builders import apply_label_options
+from ssgan_tf.training.config import TrainConfig
+from ssgan_tf.training.trainer import train
 
 TINY = ["train.resolution = 16", "train.batch_size = 8", "train.z_dim = 16",
         "train.precision = 'float32'", "train.steps_per_loop = 1", "train.log_every = 1",
@@ -146,8 +148,9 @@ def test_negative_labels_are_refused_for_a_conditional_model(tmp_path):
     assert spec.num_classes == 3
     with pytest.raises(LabelError, match=f"Dataset '{name}': label -1 of train example 3 \\(and "
                                          r"0 more\) is outside \[0, 3\); a conditional model"):
-        apply_label_options(spec, True, None, 0, None, print_fn=lambda *_: None)
-    apply_label_options(spec, False, None, 0, None)  # unconditional: labels are not used
+        apply_label_options(spec, TrainConfig(num_steps=1, conditional=True),
+                            print_fn=lambda *_: None)
+    apply_label_options(spec, TrainConfig(num_steps=1))  # unconditional: labels are not used
     parse_gin([], TINY + ["train.num_steps = 1", "train.conditional = True",
                           f"train.dataset = '{name}'"])
     with pytest.raises(LabelError, match="label -1 of train example 3"):

@@ -26,7 +26,7 @@ from ssgan_tf.export import api as export
 from ssgan_tf.export.__main__ import main as export_main
 from ssgan_tf.gans import GAN
 from ssgan_tf.runs.restore import load_gan
-from tests.test_train import TINY, run
+from tests.train_helpers import TINY, run
 
 REPO = Path(__file__).resolve().parents[2]
 CONDITIONAL = ("train.conditional = True", "sndcgan.Discriminator.project_y = True",
@@ -460,12 +460,6 @@ def test_the_generator_module_carries_the_ema_weights(tmp_path):
 
 @pytest.mark.slow
 def test_training_exports_at_the_end_when_asked(tmp_path):
-    import inspect
-
-    from ssgan_tf.training.trainer import train
-
-    if "export_at_end" not in inspect.signature(train).parameters:
-        pytest.skip("train.export_at_end is not wired into ssgan_tf/train.py yet")
     _, lines = run(tmp_path, 2, ["train.export_at_end = True"])
     d = tf.saved_model.load(str(tmp_path / "export" / "discriminator"))
     assert int(d.step.numpy()) == 2

@@ -115,7 +115,7 @@ def test_run_rejects_bad_npz_contents(tiny_npz, tmp_path):
 
 
 def test_model_dir_checkpoint_is_evaluated(tiny_npz, inception_npz, tmp_path):
-    from tests.test_train import run as train_tiny
+    from tests.train_helpers import run as train_tiny
 
     with pytest.raises(EvaluationError, match="not an ssgan_tf model_dir"):
         run(_config(tiny_npz, images="", model_dir=str(tmp_path / "none"),

@@ -13,7 +13,8 @@ import tensorflow as tf
 from ssgan_tf.common import distribute
 from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.data import get_dataset, train_dataset
-from ssgan_tf.training.trainer import build_model, make_train_loop
+from ssgan_tf.training.builders import build_model
+from ssgan_tf.training.loop import make_train_loop
 
 QUICKSTART_TINY = ["train.dataset = 'synthetic'", "train.resolution = 16",
                    "sndcgan.Generator.ch = 4", "sndcgan.Discriminator.ch = 4",

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf.training import trainer as train_lib
-from tests.test_train import checkpoint_values, run
+from ssgan_tf.training import precision as precision_lib
+from tests.train_helpers import checkpoint_values, run
 
 
 def test_float16_training_uses_loss_scaling_and_resumes(tmp_path):
@@ -69,14 +69,14 @@ def test_bfloat16_run_learns_the_rotation_task(tmp_path):
                                                                (False, "float32", True)])
 def test_auto_precision_and_the_slow_bf16_warning(monkeypatch, native_bf16, expected_auto, warns):
     """`auto` picks bf16 only where the CPU has native bf16; forcing bf16 elsewhere warns."""
-    monkeypatch.setattr(train_lib, "cpu_supports_bf16", lambda: native_bf16)
-    monkeypatch.setattr(train_lib.tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(precision_lib, "cpu_supports_bf16", lambda: native_bf16)
+    monkeypatch.setattr(precision_lib.tf.config, "list_physical_devices", lambda kind=None: [])
     messages = []
-    monkeypatch.setattr(train_lib.logging, "warning", lambda msg, *a: messages.append(msg))
+    monkeypatch.setattr(precision_lib.logging, "warning", lambda msg, *a: messages.append(msg))
     try:
-        assert train_lib.set_precision("auto") == expected_auto
+        assert precision_lib.set_precision("auto") == expected_auto
         assert messages == []
-        assert train_lib.set_precision("mixed_bfloat16") == "mixed_bfloat16"
+        assert precision_lib.set_precision("mixed_bfloat16") == "mixed_bfloat16"
         assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
         assert bool(messages) == warns
         if warns:

@@ -10,29 +10,7 @@ import tensorflow as tf
 
 from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.training.trainer import train
-
-TINY = ["train.dataset = 'synthetic'", "train.resolution = 16", "train.batch_size = 8",
-        "train.architecture = 'sndcgan'", "train.precision = 'float32'",
-        "sndcgan.Generator.ch = 8", "sndcgan.Discriminator.ch = 8", "train.z_dim = 16",
-        "train.steps_per_loop = 2", "train.log_every = 2", "train.sample_every = 2",
-        "train.save_every = 2", "RotationTask.rotated_batch_size = 16", "GAN.disc_iters = 2"]
-
-
-def run(model_dir, num_steps, extra=()):
-    gin.clear_config()
-    keras.backend.clear_session()
-    parse_gin([], TINY + [f"train.num_steps = {num_steps}", *extra])
-    lines = []
-    summary = train(str(model_dir), print_fn=lines.append)
-    return summary, lines
-
-
-def checkpoint_values(model_dir):
-    """Every saved tensor of the latest checkpoint. TF saves each variable once, under the first
-    path it finds: trainable weights appear under the optimizers' `_trainable_variables/N`."""
-    reader = tf.train.load_checkpoint(os.path.join(model_dir, "checkpoints"))
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if not name.startswith(("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter"))}
+from tests.train_helpers import TINY, checkpoint_values, run
 
 
 def test_training_writes_everything_a_user_looks_at(tmp_path):
@@ -46,7 +24,12 @@ def test_training_writes_everything_a_user_looks_at(tmp_path):
     assert "RotationTask.rotated_batch_size = 16" in (tmp_path / "operative_config.gin").read_text()
     assert json.loads((tmp_path / "summary.json").read_text())["step"] == 4
     progress = [line for line in lines if line.startswith("step ")]
-    assert progress and "img/s" in progress[-1] and "rot " in progress[-1]
+    # The first line comes after the first step (not at log_every) and gives its trace time
+    # apart; the next ones give the steady rate.
+    assert progress[0].startswith("step 1/4 | d_loss") and "first step" in progress[0]
+    assert "img/s" not in progress[0] and summary["first_step_s"] > 0
+    assert [line.split(" |")[0] for line in progress] == ["step 1/4", "step 2/4", "step 4/4"]
+    assert all("img/s" in line and "rot " in line for line in progress[1:])
     assert lines[-1].startswith("done: step 4")
     png = tf.io.decode_png(tf.io.read_file(str(tmp_path / "samples/step_000004.png")))
     assert png.shape[0] > 16 * 7 and png.shape[-1] == 3
