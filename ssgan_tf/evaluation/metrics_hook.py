@@ -38,6 +38,7 @@ from ssgan_tf.evaluation.metrics import (
     compute_reference_statistics,
 )
 from ssgan_tf.evaluation.probe_hook import append_record, plot_curves
+from ssgan_tf.gans.sampling import fixed_z, grid_labels
 from ssgan_tf.gans.ssgan import rotate_images, rotation_labels
 
 
@@ -138,12 +139,8 @@ class MetricsHook:
 
     def samples(self, model) -> np.ndarray:
         """`num_samples` uint8 images from a fixed z (the same at every evaluation)."""
-        key = tf.constant([self.seed, 7], tf.int64)
-        shape = [self.num_samples, model.z_dim]
-        z = (tf.random.stateless_uniform(shape, key, -1.0, 1.0)
-             if model.z_distribution == "uniform" else tf.random.stateless_normal(shape, key))
-        labels = (tf.range(self.num_samples, dtype=tf.int32) % model.num_classes
-                  if model.num_classes else None)
+        z = fixed_z(self.num_samples, model.z_dim, model.z_distribution, self.seed, stream=7)
+        labels = grid_labels(self.num_samples, model.num_classes)
         generator = model.inference_generator()
         chunks = []
         for i in range(0, self.num_samples, self.batch_size):
