@@ -120,6 +120,7 @@ class GAN(KerasGanApi, keras.Model):
         return next((t for t in self.tricks if isinstance(t, kind)
                      and (network is None or getattr(t, "network", None) == network)), None)
 
+    # The enabled tricks' state under its usual names (None when the trick is off).
     @property
     def ema_generator(self):
         return getattr(self.trick(tricks_lib.GeneratorEma), "shadow", None)

@@ -25,7 +25,7 @@ import tensorflow as tf
 from ssgan_tf.common.errors import SsganError
 
 
-def unpack_batch(data):
+def unpack_batch(data) -> tuple:
     """(images, labels or None, z or None) of a train-step batch in any accepted form."""
     if isinstance(data, (tuple, list)):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(tuple(data))

@@ -48,7 +48,8 @@ class KerasGanApi:
         super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
         self.optimizer = OptimizerPair(self.g_optimizer, self.d_optimizer)
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, shuffle=True, **kwargs):
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, shuffle=True,
+            **kwargs) -> keras.callbacks.History:
         """Keras `fit` with `train_step`, on arrays or a dataset of images in [0, 1] (accepted
         forms: gans/inputs.py); `batch_size` counts the images of one G step. Builds the model
         (inside its strategy's scope) first, so fit works under MirroredStrategy too."""

@@ -89,3 +89,33 @@ def test_two_replica_fit_equals_one_replica_fit_and_the_loop(strategy):
     mirrored_logs = fit_logs(mirrored, data)
     assert_same_run(mirrored, single, mirrored_logs, single_logs)
     assert_same_run(mirrored, looped, mirrored_logs, loop_logs(looped, strategy, data))
+
+
+class _StopAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise RuntimeError("interrupted")
+
+
+@pytest.mark.slow
+def test_fit_resumes_with_backup_and_restore(tmp_path):
+    """An interrupted fit resumed by keras.callbacks.BackupAndRestore ends where an uninterrupted
+    one does (weights, optimizer state and the z stream, which is keyed by G's step)."""
+    kwargs = dict(batch=4, rotation=RotationTask(rotated_batch_size=8), g_ema_decay=0.5,
+                  ema_start_step=0)
+    straight, interrupted, resumed = tiny_gan(**kwargs), tiny_gan(**kwargs), tiny_gan(**kwargs)
+    set_weights_from(interrupted, straight)
+    interrupted.ema_generator.copy_from_source()
+    data = dataset(8)
+    for model in (straight, interrupted, resumed):
+        model.compile()
+    straight.fit(data, epochs=2, verbose=0)
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    with pytest.raises(RuntimeError, match="interrupted"):
+        interrupted.fit(data, epochs=2, verbose=0, callbacks=[backup, _StopAfterFirstEpoch()])
+    resumed.fit(data, epochs=2, verbose=0, callbacks=[backup])
+    assert resumed.current_step() == straight.current_step() == 2 * STEPS
+    for a, b in ((straight.generator, resumed.generator),
+                 (straight.discriminator, resumed.discriminator),
+                 (straight.ema_generator, resumed.ema_generator)):
+        for u, v in zip(a.weights, b.weights):
+            np.testing.assert_allclose(v.numpy(), u.numpy(), rtol=1e-5, atol=1e-6, err_msg=u.path)
