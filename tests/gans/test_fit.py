@@ -73,6 +73,7 @@ def strategy():
     return distribute.make_strategy("mirrored")  # one per process (collective keys)
 
 
+@pytest.mark.slow  # ~20 s: three models, each fit / loop traced once
 def test_two_replica_fit_equals_one_replica_fit_and_the_loop(strategy):
     # Cross-replica BN in G; Adam with lr = eps = 1 (the update g / (|g| + 1) cannot flip on
     # float noise, see test_distributed).
