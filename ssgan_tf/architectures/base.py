@@ -15,8 +15,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ssgan_tf.layers.config import Configurable
 from ssgan_tf.layers.minibatch import minibatch_features
-from ssgan_tf.layers.normalization import ReferenceBatchMixin
+from ssgan_tf.layers.normalization import BatchNorm, ReferenceBatchMixin
 from ssgan_tf.layers.spectral_norm import Dense
 
 NUM_ROTATIONS = 4
@@ -32,11 +33,14 @@ def _check_image_shape(image_shape, family: str, multiple: int, min_size: int = 
     return shape
 
 
-class Generator(ReferenceBatchMixin, keras.Model):
+class Generator(Configurable, ReferenceBatchMixin, keras.Model):
     """Maps z (and optionally a class label) to images in [0, 1].
 
     With `virtual_batch_norm` layers, every call also runs the fixed reference batch
     (`set_reference_batch`, see layers/normalization.py).
+
+    Keras-native: `get_config` holds the constructor arguments (gin's included) and the
+    conditional-BN gain offset; `.keras` save / `keras.models.load_model` round-trip.
     """
 
     def __init__(self, image_shape, z_dim: int = 128, num_classes: int = 0, **kwargs):
@@ -48,6 +52,42 @@ class Generator(ReferenceBatchMixin, keras.Model):
     def generate(self, z, y, training):
         raise NotImplementedError
 
+    def _conditional_norms(self) -> list:
+        return [layer for layer in self._flatten_layers(include_self=False)
+                if isinstance(layer, BatchNorm) and layer.kind == "conditional_batch_norm"]
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        offsets = {layer.cbn_gain_offset for layer in self._conditional_norms()}
+        if len(offsets) == 1:  # gin's `conditional_batch_norm.gain_offset` when built
+            config["cbn_gain_offset"] = offsets.pop()
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        offset = config.pop("cbn_gain_offset", None)
+        generator = super().from_config(config)
+        for layer in generator._conditional_norms() if offset is not None else ():
+            layer.cbn_gain_offset = float(offset)
+        return generator
+
+    def get_build_config(self) -> dict | None:
+        if not (self.built or self.weights):
+            return None
+        config = {"batch_size": 1}
+        if getattr(self, "vbn_reference_z", None) is not None:
+            config["vbn_reference_size"] = int(self.vbn_reference_z.shape[0])
+        return config
+
+    def build_from_config(self, config: dict) -> None:
+        """Creates the variables with one inference call (no state changes)."""
+        if "vbn_reference_size" in config:
+            self._ensure_reference_batch(int(config["vbn_reference_size"]))
+        n = int(config.get("batch_size", 1))
+        y = tf.zeros([n], tf.int32) if self.num_classes else None
+        self(tf.zeros([n, self.z_dim]), y, training=False)
+
     def call(self, z, y=None, training=False):
         y_onehot = None
         if self.num_classes:
@@ -58,8 +98,12 @@ class Generator(ReferenceBatchMixin, keras.Model):
         return tf.cast(self._generate_with_reference(z, y_onehot, training), tf.float32)
 
 
-class Discriminator(keras.Model):
-    """Real/fake logits, final features, per-block features and a rotation head."""
+class Discriminator(Configurable, keras.Model):
+    """Real/fake logits, final features, per-block features and a rotation head.
+
+    Keras-native: `get_config` holds the constructor arguments (gin's included; the minibatch
+    layer with its own config); `.keras` save / `keras.models.load_model` round-trip.
+    """
 
     def __init__(self, image_shape, num_classes: int = 0, spectral_norm: bool = True,
                  project_y: bool = False, minibatch: str | None = None,
@@ -83,6 +127,23 @@ class Discriminator(keras.Model):
         self.soft_predictions = bool(soft_predictions)
         # Minibatch features (layers/minibatch.py) on `features`, before all heads.
         self.minibatch = minibatch_features(minibatch, dtype=self.dtype_policy)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if self.minibatch is not None:  # its sizes come from gin: keep the layer's own config
+            layer = keras.saving.serialize_keras_object(self.minibatch)
+            layer.pop("build_config", None)  # built inside D's call, so its weights' paths are D's
+            config["minibatch"] = layer
+        return config
+
+    def get_build_config(self) -> dict | None:
+        return {"batch_size": 1} if self.built else None
+
+    def build_from_config(self, config: dict) -> None:
+        """Creates the variables with one inference call (no state changes)."""
+        n = int(config.get("batch_size", 1))
+        y = tf.zeros([n], tf.int32) if self.num_classes else None
+        self(tf.zeros([n, *self.image_shape]), y, training=False)
 
     @property
     def batch_dependent(self) -> bool:

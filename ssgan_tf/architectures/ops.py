@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ssgan_tf.layers.config import Configurable
 from ssgan_tf.layers.normalization import BatchNorm
 from ssgan_tf.layers.spectral_norm import Conv2D
 
@@ -19,7 +20,7 @@ def resnet_generator_body(generator, h, z, y, training):
     return tf.sigmoid(generator.to_rgb(h, training=training))
 
 
-class ResNetBlock(keras.layers.Layer):
+class ResNetBlock(Configurable, keras.layers.Layer):
     """Pre-activation residual block: (BN) ReLU conv3 (BN) ReLU conv3 + conv3 shortcut.
 
     `resample` is "up" (unpool before conv1 and the shortcut conv), "down" (avg-pool after conv2

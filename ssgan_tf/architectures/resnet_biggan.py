@@ -46,6 +46,7 @@ from ssgan_tf.architectures.common import (
     split_sizes,
 )
 from ssgan_tf.layers.attention import NonLocalBlock
+from ssgan_tf.layers.config import Configurable
 from ssgan_tf.layers.normalization import BatchNorm
 from ssgan_tf.layers.resampling import avg_pool
 from ssgan_tf.layers.spectral_norm import Conv2D, Dense
@@ -99,7 +100,7 @@ def resolve_g_norm(norm: str | None, num_classes: int, family: str) -> str:
     return norm
 
 
-class GBlock(keras.layers.Layer):
+class GBlock(Configurable, keras.layers.Layer):
     """BigGAN G block: BN ReLU unpool conv3 BN ReLU conv3 + unpool conv1x1 shortcut."""
 
     def __init__(self, out_channels: int, norm: str, spectral_norm: bool,
@@ -126,7 +127,7 @@ class GBlock(keras.layers.Layer):
         return h + self.shortcut(x, training=training, unpooled=True)
 
 
-class DBlock(keras.layers.Layer):
+class DBlock(Configurable, keras.layers.Layer):
     """BigGAN D block: ReLU conv3 ReLU conv3 [avgpool] + conv1x1 [avgpool] shortcut if in != out
     (none at all when in == out - the reference's quirk - unless `skip_when_same_channels`)."""
 

@@ -35,6 +35,7 @@ from ssgan_tf.architectures.common import (
 )
 from ssgan_tf.architectures.resnet_biggan import _SAME_KIND_TAIL, check_resolution, resolve_g_norm
 from ssgan_tf.layers.attention import NonLocalBlock
+from ssgan_tf.layers.config import Configurable
 from ssgan_tf.layers.normalization import BatchNorm
 from ssgan_tf.layers.resampling import avg_pool, unpool
 from ssgan_tf.layers.spectral_norm import Conv2D, Dense
@@ -52,7 +53,7 @@ D_MULTIPLIERS = {16: 5 * (2,), 32: 8 * (2,),
 ATTENTION_RESOLUTION = 64
 
 
-class DeepBlock(keras.layers.Layer):
+class DeepBlock(Configurable, keras.layers.Layer):
     """Bottleneck block with identity skip; `resample` is "up" (G), "down" (D) or "none"."""
 
     def __init__(self, in_channels: int, out_channels: int, resample: str, norm: str,

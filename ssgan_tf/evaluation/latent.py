@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from ssgan_tf.common.files import image_grid, save_png
+from ssgan_tf.gans.sampling import Z_DISTRIBUTIONS, fixed_z
 from ssgan_tf.runs.restore import load_gan
 
 MODES = ("samples", "interpolate", "arithmetic")
@@ -72,16 +73,10 @@ def arithmetic(a, b, c) -> np.ndarray:
 
 
 def sample_latents(n: int, z_dim: int, distribution: str = "uniform", seed: int = 0):
-    """The z the training sample grids use: stateless, keyed by [seed, 0]."""
-
-    key = tf.constant([seed, 0], tf.int64)
-    if distribution == "uniform":
-        z = tf.random.stateless_uniform([n, z_dim], key, -1.0, 1.0)
-    elif distribution == "normal":
-        z = tf.random.stateless_normal([n, z_dim], key)
-    else:
+    """The z the training sample grids use (`gans.sampling.fixed_z`, stream 0)."""
+    if distribution not in Z_DISTRIBUTIONS:
         raise ValueError(f"Unknown z distribution {distribution!r}.")
-    return z.numpy().astype(np.float64)
+    return fixed_z(n, z_dim, distribution, seed).numpy().astype(np.float64)
 
 
 # -------------------------------------------------------------------------------- generators

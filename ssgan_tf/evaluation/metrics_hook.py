@@ -45,6 +45,7 @@ from ssgan_tf.evaluation.metrics import (
 )
 from ssgan_tf.evaluation.metrics.evaluation import PRDC_KEYS
 from ssgan_tf.evaluation.probe_hook import append_record, plot_curves
+from ssgan_tf.gans.sampling import fixed_z
 from ssgan_tf.gans.ssgan import rotation_accuracy
 
 HOOK_METRICS = ("fid", "kid", "prdc")
@@ -148,10 +149,7 @@ class MetricsHook:
 
     def samples(self, model) -> np.ndarray:
         """`num_samples` uint8 images from a fixed z (the same at every evaluation)."""
-        key = tf.constant([self.seed, 7], tf.int64)
-        shape = [self.num_samples, model.z_dim]
-        z = (tf.random.stateless_uniform(shape, key, -1.0, 1.0)
-             if model.z_distribution == "uniform" else tf.random.stateless_normal(shape, key))
+        z = fixed_z(self.num_samples, model.z_dim, model.z_distribution, self.seed, stream=7)
         labels = self.sample_labels(model)
         generator = model.inference_generator()
         chunks = []

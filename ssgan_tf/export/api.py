@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from ssgan_tf import __version__
 from ssgan_tf.common.progress import Progress
+from ssgan_tf.common.variables import variable_key
 from ssgan_tf.export.destination import ExportError, check_destination, move_into_place
 from ssgan_tf.export.modules import discriminator_module, generator_module
 from ssgan_tf.runs.checkpoints import latest_checkpoint
@@ -47,9 +48,9 @@ def _is_plain_float32(network) -> bool:
 
 
 def _copy_weights(target, source) -> None:
-    by_path = {w.path.split("/", 1)[-1]: w for w in source.weights}
+    by_path = {variable_key(w): w for w in source.weights}
     for w in target.weights:
-        key = w.path.split("/", 1)[-1]
+        key = variable_key(w)
         if key not in by_path or tuple(by_path[key].shape) != tuple(w.shape):
             raise ExportError(f"Cannot make a float32 copy of {source.name} for export: weight "
                               f"{key} is missing or has another shape (were the gin bindings of "

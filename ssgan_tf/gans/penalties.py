@@ -31,15 +31,12 @@ replica-independent key and each replica takes its slice, and dragan's std(x) is
 (tested for wgangp). dragan's pixel noise is drawn per replica (drawing the global batch's noise on
 every replica would cost R x the memory).
 
-Historical averaging (Salimans et al. 2016, §3.3): `HistoricalAverage` keeps an online average of
-a network's weights and penalizes sum_w ||w - avg(w)||^2 (bindings `GAN.historical_weight_d`,
-`GAN.historical_weight_g`, `GAN.historical_decay`).
+Historical averaging, a weight penalty with state, is a trick: gans/tricks/historical.py.
 """
 
 from __future__ import annotations
 
 import gin
-import keras
 import tensorflow as tf
 
 SLOPE_EPSILON = 1e-4  # compare_gan: slopes = sqrt(1e-4 + sum(grad^2))
@@ -140,46 +137,3 @@ def is_per_example(penalty_value: tf.Tensor) -> bool:
     if rank not in (0, 1):
         raise ValueError(f"A penalty must return [B] or a scalar, got shape {penalty_value.shape}.")
     return rank == 1
-
-
-class HistoricalAverage:
-    """Historical averaging (Salimans et al. 2016, §3.3): penalty sum_w ||w - avg(w)||^2.
-
-    `avg` is an online average of the weights, one non-trainable copy per variable, initialized to
-    the weights when created. `update(count)` runs after each optimizer step: with `decay=None`
-    it is the running mean of all the values the weights have taken (the initial ones included),
-    `avg += (w - avg) / count` where `count` = updates so far + 1; with a float it is an exponential
-    average `avg = decay * avg + (1 - decay) * w`. The penalty is identical on every replica (the
-    weights and averages are mirrored and updated with the same value everywhere).
-    """
-
-    def __init__(self, variables, decay: float | None = None):
-        if decay is not None and not 0.0 <= decay < 1.0:
-            raise ValueError(f"historical_decay={decay} must be None (running mean) or in [0, 1).")
-        self.decay = decay
-        self.watched = list(variables)
-        self.averages = {}  # {path: average}, what the checkpoint stores
-        for v in self.watched:
-            key = getattr(v, "path", v.name).split("/", 1)[-1].replace("/", ".").split(":")[0]
-            self.averages[key] = keras.Variable(tf.convert_to_tensor(v), dtype=v.dtype,
-                                                trainable=False, name=f"avg.{key}")
-        self._pairs = list(zip(self.watched, self.averages.values()))
-
-    def reset(self) -> None:
-        """Restarts the average at the current weights."""
-        for v, a in self._pairs:
-            a.assign(tf.convert_to_tensor(v))
-
-    def penalty(self) -> tf.Tensor:
-        return tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32) - tf.cast(a, tf.float32)))
-                         for v, a in self._pairs])
-
-    def update(self, count) -> None:
-        if self.decay is None:
-            rate = 1.0 / tf.cast(count, tf.float32)
-        else:
-            rate = tf.constant(1.0 - self.decay, tf.float32)
-        for v, a in self._pairs:
-            w = tf.convert_to_tensor(v)
-            avg = tf.convert_to_tensor(a)
-            a.assign(avg + tf.cast(rate, avg.dtype) * (w - avg))

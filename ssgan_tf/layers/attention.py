@@ -14,10 +14,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ssgan_tf.layers.config import Configurable
 from ssgan_tf.layers.spectral_norm import Conv2D
 
 
-class NonLocalBlock(keras.layers.Layer):
+class NonLocalBlock(Configurable, keras.layers.Layer):
     def __init__(self, spectral_norm: bool = False, kernel_initializer=None, **kwargs):
         super().__init__(**kwargs)
         self.spectral_norm = spectral_norm

@@ -30,10 +30,12 @@ import gin
 import keras
 import tensorflow as tf
 
+from ssgan_tf.layers.config import Configurable
+
 MINIBATCH_KINDS = ("minibatch_discrimination", "minibatch_stddev")
 
 
-class MinibatchDiscrimination(keras.layers.Layer):
+class MinibatchDiscrimination(Configurable, keras.layers.Layer):
     """[B, F] -> [B, F + num_kernels] (Salimans et al. 2016)."""
 
     def __init__(self, num_kernels: int = 100, kernel_dim: int = 5, **kwargs):
@@ -63,7 +65,7 @@ class MinibatchDiscrimination(keras.layers.Layer):
         return tf.concat([features, tf.cast(o, features.dtype)], axis=-1)
 
 
-class MinibatchStddev(keras.layers.Layer):
+class MinibatchStddev(Configurable, keras.layers.Layer):
     """[B, F] -> [B, F + 1] (Karras et al. 2018)."""
 
     def __init__(self, group_size: int | None = None, epsilon: float = 1e-8, **kwargs):
@@ -92,11 +94,14 @@ class MinibatchStddev(keras.layers.Layer):
 @gin.configurable(module="ssgan_tf.layers", denylist=["kind"])
 def minibatch_features(kind: str | None, num_kernels: int = 100, kernel_dim: int = 5,
                        group_size: int | None = None, **layer_kwargs):
-    """The layer for `Discriminator.minibatch` (None, or one of MINIBATCH_KINDS). Gin bindings:
+    """The layer for `Discriminator.minibatch` (None, one of MINIBATCH_KINDS, or a serialized
+    layer: what a saved discriminator's config holds). Gin bindings:
     `minibatch_features.num_kernels`, `.kernel_dim` (minibatch discrimination; the paper's
     defaults 100 and 5) and `.group_size` (minibatch stddev; None = the whole batch)."""
     if kind is None or kind == "none":
         return None
+    if isinstance(kind, dict):
+        return keras.saving.deserialize_keras_object(kind)
     if kind == "minibatch_discrimination":
         return MinibatchDiscrimination(num_kernels, kernel_dim, name="minibatch_discrimination",
                                        **layer_kwargs)

@@ -31,6 +31,7 @@ import gin
 import keras
 import tensorflow as tf
 
+from ssgan_tf.layers.config import Configurable
 from ssgan_tf.layers.spectral_norm import Dense
 
 NORMALIZATIONS = ("batch_norm", "conditional_batch_norm", "self_modulated_batch_norm",
@@ -41,7 +42,7 @@ LAYER_NORM_EPSILON = 1e-12  # tf.contrib.layers.layer_norm
 DEFAULT_REFERENCE_SIZE = 64
 
 
-class _Standardize(keras.layers.Layer):
+class _Standardize(Configurable, keras.layers.Layer):
     """Batch standardization with moving averages; `cross_replica` uses global batch moments."""
 
     def __init__(self, cross_replica: bool = False, momentum: float = 0.9, epsilon: float = 1e-5,
@@ -141,7 +142,7 @@ def conditional_batch_norm(gain_offset: float = 0.0) -> float:
     return float(gain_offset)
 
 
-class BatchNorm(keras.layers.Layer):
+class BatchNorm(Configurable, keras.layers.Layer):
     """Normalization of a feature map, optionally conditioned on z or on a vector y.
 
     `cbn_gain_offset`: see `conditional_batch_norm` (None: its gin-bound value, default 0).
@@ -191,6 +192,10 @@ class BatchNorm(keras.layers.Layer):
                                   name="gamma", dtype=self.dtype_policy)
             self.beta_fc = Dense(channels, spectral_norm=sn, kernel_initializer=init,
                                  name="beta", dtype=self.dtype_policy)
+
+    def get_config(self) -> dict:
+        # The gain offset as resolved at construction (gin may not be configured when loading).
+        return {**super().get_config(), "cbn_gain_offset": self.cbn_gain_offset}
 
     def _modulation(self, z, y, training):
         if self.kind == "conditional_batch_norm":

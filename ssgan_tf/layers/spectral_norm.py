@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ssgan_tf.layers.config import Configurable
 from ssgan_tf.layers.resampling import conv_of_unpooled, pooled_conv
 
 EPSILON = 1e-12
@@ -63,7 +64,7 @@ def default_kernel_initializer():
     return keras.initializers.RandomNormal(0.0, 0.02)
 
 
-class Conv2D(_SpectralNormMixin, keras.layers.Layer):
+class Conv2D(Configurable, _SpectralNormMixin, keras.layers.Layer):
     """2-D convolution (NHWC, SAME padding by default) with optional reference spectral norm."""
 
     def __init__(self, filters: int, kernel_size: int = 3, strides: int = 1, padding: str = "SAME",
@@ -76,7 +77,8 @@ class Conv2D(_SpectralNormMixin, keras.layers.Layer):
         self.padding = padding.upper()
         self.use_bias = use_bias
         self.spectral_norm = spectral_norm
-        self.kernel_initializer = kernel_initializer or default_kernel_initializer()
+        self.kernel_initializer = (keras.initializers.get(kernel_initializer)
+                                   or default_kernel_initializer())
 
     def build(self, input_shape):
         shape = (self.kernel_size, self.kernel_size, int(input_shape[-1]), self.filters)
@@ -109,7 +111,7 @@ class Conv2D(_SpectralNormMixin, keras.layers.Layer):
         return y
 
 
-class Conv2DTranspose(_SpectralNormMixin, keras.layers.Layer):
+class Conv2DTranspose(Configurable, _SpectralNormMixin, keras.layers.Layer):
     """Transposed convolution (x2 upsampling when strides=2), kernel stored [k, k, out, in]."""
 
     def __init__(self, filters: int, kernel_size: int = 4, strides: int = 2, use_bias: bool = True,
@@ -120,7 +122,8 @@ class Conv2DTranspose(_SpectralNormMixin, keras.layers.Layer):
         self.strides = strides
         self.use_bias = use_bias
         self.spectral_norm = spectral_norm
-        self.kernel_initializer = kernel_initializer or default_kernel_initializer()
+        self.kernel_initializer = (keras.initializers.get(kernel_initializer)
+                                   or default_kernel_initializer())
 
     def build(self, input_shape):
         shape = (self.kernel_size, self.kernel_size, self.filters, int(input_shape[-1]))
@@ -142,7 +145,7 @@ class Conv2DTranspose(_SpectralNormMixin, keras.layers.Layer):
         return y
 
 
-class Dense(_SpectralNormMixin, keras.layers.Layer):
+class Dense(Configurable, _SpectralNormMixin, keras.layers.Layer):
     """Fully connected layer with optional reference spectral norm."""
 
     def __init__(self, units: int, use_bias: bool = True, spectral_norm: bool = False,
@@ -151,7 +154,8 @@ class Dense(_SpectralNormMixin, keras.layers.Layer):
         self.units = units
         self.use_bias = use_bias
         self.spectral_norm = spectral_norm
-        self.kernel_initializer = kernel_initializer or default_kernel_initializer()
+        self.kernel_initializer = (keras.initializers.get(kernel_initializer)
+                                   or default_kernel_initializer())
 
     def build(self, input_shape):
         shape = (int(input_shape[-1]), self.units)

@@ -13,6 +13,7 @@ import os
 import tensorflow as tf
 
 from ssgan_tf.common.errors import SsganError
+from ssgan_tf.common.variables import variables_by_key
 from ssgan_tf.runs.checkpoint_files import restore_candidates, saved_shapes
 
 CHECKPOINT_SUBDIR = "checkpoints"
@@ -20,14 +21,12 @@ CHECKPOINT_SUBDIR = "checkpoints"
 
 class VariableMap(tf.Module):
     """A trackable {name: variable} map of a Keras model's weights, keyed by their paths inside
-    the model (without the model's own name, so a renamed model still restores)."""
+    the model (`common.variables.variable_key`: without the model's own name, so a renamed model
+    still restores)."""
 
     def __init__(self, model):
         super().__init__(name=None)
-        paths = [v.path.split("/", 1)[-1] for v in model.weights]
-        if len(set(paths)) != len(paths):
-            raise ValueError(f"{model.name}: variable paths are not unique; cannot checkpoint.")
-        self.variables_by_path = {p.replace("/", "."): v for p, v in zip(paths, model.weights)}
+        self.variables_by_path = variables_by_key(model.weights, model.name)
 
 
 def checkpoint_parts(model, with_optimizers: bool = True, with_extras: bool = True) -> dict:

@@ -11,6 +11,7 @@ from typing import Any, Callable, Protocol
 import tensorflow as tf
 
 from ssgan_tf.common.files import image_grid, save_png
+from ssgan_tf.gans.sampling import fixed_z, grid_labels
 
 
 class SampleWriter:
@@ -21,12 +22,8 @@ class SampleWriter:
         self.model = model
         self.directory = os.path.join(model_dir, "samples")
         self.writer = writer
-        key = tf.constant([seed, 0], tf.int64)
-        self.z = (tf.random.stateless_uniform([num_images, model.z_dim], key, -1.0, 1.0)
-                  if model.z_distribution == "uniform"
-                  else tf.random.stateless_normal([num_images, model.z_dim], key))
-        self.labels = (tf.range(num_images, dtype=tf.int32) % model.num_classes
-                       if model.num_classes else None)
+        self.z = fixed_z(num_images, model.z_dim, model.z_distribution, seed)
+        self.labels = grid_labels(num_images, model.num_classes)
 
     def __call__(self, step: int) -> str:
         images = self.model.inference_generator()(self.z, self.labels, training=False).numpy()

@@ -7,7 +7,8 @@ import tensorflow as tf
 
 def make_train_loop(model, strategy: tf.distribute.Strategy, jit_compile: bool = False):
     """A tf.function running `n` train steps per host call (tf.range loop, simclr-tf2 style);
-    returns the mean of each metric over those steps. `jit_compile` compiles the step with XLA
+    returns the mean of each metric over those steps (each step's logs are already global: the
+    same on every replica). `jit_compile` compiles the step with XLA
     (measured, not assumed: it was slower on CPU in a first probe)."""
     keys = model.log_keys()
     step_fn = (tf.function(model.train_step, jit_compile=True) if jit_compile
@@ -18,7 +19,7 @@ def make_train_loop(model, strategy: tf.distribute.Strategy, jit_compile: bool =
         sums = {k: tf.constant(0.0) for k in keys}
         for _ in tf.range(n):
             per_replica = strategy.run(step_fn, args=(next(iterator),))
-            sums = {k: sums[k] + strategy.reduce("SUM", per_replica[k], axis=None)
+            sums = {k: sums[k] + strategy.reduce("MEAN", per_replica[k], axis=None)
                     for k in keys}
         return {k: v / tf.cast(n, tf.float32) for k, v in sums.items()}
 

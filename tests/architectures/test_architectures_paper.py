@@ -18,8 +18,9 @@ from ssgan_tf.architectures import ARCHITECTURES, get_architecture, resnet_bigga
 from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.gans import GAN, RotationTask
 from ssgan_tf.gans.losses import hinge
+from ssgan_tf.training import trainer  # noqa: F401  registers the `train.*` gin bindings
 
-GIN_DIR = Path(__file__).resolve().parents[1] / "gin"
+GIN_DIR = Path(__file__).resolve().parents[2] / "gin"
 
 NEW_FAMILIES = ("dcgan", "resnet_stl", "resnet5", "resnet_biggan", "resnet_biggan_deep")
 

@@ -9,8 +9,9 @@ import pytest
 import tensorflow as tf
 
 from ssgan_tf.gans import GAN, RotationTask, penalties
+from ssgan_tf.gans.tricks import HistoricalAverage
+from tests.gans.toy_models import B, C, LinearDiscriminator, S, TinyGenerator
 from tests.helpers import tiny_gan
-from tests.test_ssgan_losses import B, C, LinearDiscriminator, S, TinyGenerator
 
 KEY = tf.constant([11, 22], tf.int64)
 
@@ -169,7 +170,7 @@ def test_penalty_by_name_and_bad_settings():
 # ---------------------------------------------------------------------- historical averaging
 def test_historical_average_running_mean_and_penalty():
     v = keras.Variable([1.0, -2.0])
-    history = penalties.HistoricalAverage([v])
+    history = HistoricalAverage([v])
     trajectory = [np.array([1.0, -2.0])]
     for count, value in enumerate([[3.0, 0.0], [2.0, 2.0], [-1.0, 4.0]], start=2):
         v.assign(value)
@@ -183,7 +184,7 @@ def test_historical_average_running_mean_and_penalty():
 
 def test_historical_average_exponential():
     v = keras.Variable([0.0])
-    history = penalties.HistoricalAverage([v], decay=0.9)
+    history = HistoricalAverage([v], decay=0.9)
     avg = 0.0
     for value in (1.0, 5.0, -3.0):
         v.assign([value])
@@ -192,7 +193,7 @@ def test_historical_average_exponential():
         np.testing.assert_allclose(list(history.averages.values())[0].numpy(), [avg],
                                    rtol=1e-6)
     with pytest.raises(ValueError, match="historical_decay=1.0"):
-        penalties.HistoricalAverage([v], decay=1.0)
+        HistoricalAverage([v], decay=1.0)
 
 
 def test_historical_averaging_in_the_train_step():

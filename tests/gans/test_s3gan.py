@@ -47,7 +47,7 @@ def test_class_loss_averages_over_the_global_batch_across_replicas():
     values = strategy.experimental_distribute_values_from_function(
         lambda ctx: (logits[2 * ctx.replica_id_in_sync_group:2 * ctx.replica_id_in_sync_group + 2],
                      labels[2 * ctx.replica_id_in_sync_group:2 * ctx.replica_id_in_sync_group + 2]))
-    per_replica = strategy.run(tf.function(lambda l, y: class_loss_terms(l, y, 4)), args=values)
+    per_replica = strategy.run(tf.function(lambda logit, y: class_loss_terms(logit, y, 4)), args=values)
     total = float(strategy.reduce("SUM", per_replica["d_class_loss"], axis=None))
     single = float(class_loss_terms(logits, labels, 4)["d_class_loss"])
     assert total == pytest.approx(single, rel=1e-6)

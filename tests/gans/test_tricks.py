@@ -9,12 +9,11 @@ import tensorflow as tf
 
 from ssgan_tf.common import distribute
 from ssgan_tf.gans import GAN, RotationTask, penalties
-from ssgan_tf.gans.gan import _REPLAY_INDEX_SALT, _REPLAY_MASK_SALT
-from ssgan_tf.gans.tricks import ReplayBuffer
+from ssgan_tf.gans.tricks import ReplayBuffer, UnrolledDiscriminator
+from ssgan_tf.gans.tricks.replay import INDEX_SALT, MASK_SALT
 from ssgan_tf.layers.minibatch import MinibatchDiscrimination, MinibatchStddev
 from ssgan_tf.runs.checkpoints import make_checkpoint
-from tests.helpers import random_images, set_weights_from, tiny_gan
-from tests.test_ssgan_losses import (
+from tests.gans.toy_models import (
     B,
     C,
     LinearDiscriminator,
@@ -24,6 +23,7 @@ from tests.test_ssgan_losses import (
     np_d_outputs,
     np_softplus,
 )
+from tests.helpers import random_images, set_weights_from, tiny_gan
 
 Z_DIM = 16
 
@@ -74,7 +74,7 @@ def test_every_trick_is_off_by_default():
     model = linear_gan()
     assert model.ema_generator is None and model.swap_generator is None
     assert model.replay is None and model.d_history is None and model.g_history is None
-    assert model.penalty_fn is None and model.unrolled_steps == 0
+    assert model.penalty_fn is None and list(model.tricks) == []
     assert model.checkpoint_extras() == {}
     assert model.inference_generator() is model.generator
     assert model.log_keys() == ("d_loss", "d_loss_real", "d_loss_fake", "g_loss", "g_loss_gan")
@@ -231,8 +231,8 @@ def test_replay_in_the_train_step():
     np.testing.assert_allclose(model.replay.images.numpy(), fakes1, rtol=1e-6, atol=1e-7)
     real2, z2 = batch(2)
     fakes2 = np_generate(g_weights(model), z2)
-    mask, indices = model.replay.selection(B, model._key(_REPLAY_MASK_SALT),
-                                           model._key(_REPLAY_INDEX_SALT))
+    mask, indices = model.replay.selection(B, model._key(MASK_SALT),
+                                           model._key(INDEX_SALT))
     mask, indices = mask.numpy(), indices.numpy()
     expected = np.where(mask[:, None, None, None], fakes1[indices], fakes2)
     d_before = d_weights(model.discriminator)
@@ -336,7 +336,9 @@ def test_unrolled_loss_is_the_loss_against_the_updated_d(kind):
 
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(fake)
-        got = model.unrolled_generator_loss(fake, None, tf.constant(real))["g_loss"]
+        unrolled = model.trick(UnrolledDiscriminator).generator_discriminator(
+            model, tf.constant(real), fake)
+        got = model.generator_loss(fake, None, tf.constant(real), d_call=unrolled)["g_loss"]
         want = model.generator_loss(fake, None, tf.constant(real), d_call=frozen_call)["g_loss"]
     np.testing.assert_allclose(float(got), float(want), rtol=1e-4)
     through, frozen_grad = tape.gradient(got, fake).numpy(), tape.gradient(want, fake).numpy()
@@ -494,7 +496,8 @@ def test_two_replicas_equal_one_replica_with_tricks(strategy, builder):
                          "z": z[ctx.replica_id_in_sync_group * half:][:half]})
         per_replica = mirrored_step(data)
         for key, value in single_logs.items():
-            reduced = strategy.reduce("SUM", per_replica[key], axis=None)
+            # global values, the same on every replica
+            reduced = strategy.reduce("MEAN", per_replica[key], axis=None)
             np.testing.assert_allclose(float(reduced), float(value), rtol=1e-4, atol=1e-5,
                                        err_msg=f"step {step}: {key}")
     pairs = [(single.generator.weights, mirrored.generator.weights),
