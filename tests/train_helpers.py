@@ -19,7 +19,7 @@ TINY = ["train.dataset = 'synthetic'", "train.resolution = 16", "train.batch_siz
         "train.architecture = 'sndcgan'", "train.precision = 'float32'",
         "sndcgan.Generator.ch = 8", "sndcgan.Discriminator.ch = 8", "train.z_dim = 16",
         "train.steps_per_loop = 2", "train.log_every = 2", "train.sample_every = 2",
-        "train.save_every = 2", "RotationTask.rotated_batch_size = 16", "GAN.disc_iters = 2"]
+        "train.save_every = 2", "RotationTask.rotated_batch_size = 16", "GAN.disc_iters = 1"]
 CLI_TINY = ["--gin_param=train.dataset = 'synthetic'", "--gin_param=train.resolution = 16",
             "--gin_param=train.batch_size = 8", "--gin_param=sndcgan.Generator.ch = 4",
             "--gin_param=sndcgan.Discriminator.ch = 4", "--gin_param=train.z_dim = 8",
@@ -32,7 +32,7 @@ CLI_TINY = ["--gin_param=train.dataset = 'synthetic'", "--gin_param=train.resolu
 def run(model_dir, num_steps, extra=(), data=None, **overrides):
     """Trains TINY (+ `extra` bindings) in-process; (summary, printed lines)."""
     gin.clear_config()
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     parse_gin([], TINY + [f"train.num_steps = {num_steps}", *extra])
     lines = []
     summary = train(str(model_dir), data, print_fn=lines.append, **overrides)

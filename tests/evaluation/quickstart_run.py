@@ -1,5 +1,5 @@
 """A tiny run of README's quickstart command (digits 32x32x1, SNDCGAN ch 4, z_dim 128, 4 steps)
-and its export, built once per test process for the report, progress-bar and export-snippet
+and its export, built once per test process (in-process) for the report, progress-bar and export-snippet
 tests.
 
 Cached on disk under a directory named in the environment (with this process's id): test files
@@ -9,13 +9,19 @@ not be shared."""
 from __future__ import annotations
 
 import atexit
+import contextlib
+import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+import gin
+import keras
+
+from ssgan_tf.export.__main__ import main as export_main
+from ssgan_tf.train import main as train_main
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE_ENV = "SSGAN_TF_TEST_QUICKSTART_CACHE"
@@ -26,10 +32,21 @@ TINY = ["--gin_param=train.num_steps = 4", "--gin_param=train.batch_size = 8",
         "--gin_param=train.sample_every = 2", "--gin_param=train.save_every = 2"]
 
 
-def _python(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+def _in_process(main, args: list[str]) -> None:
+    """Runs a CLI's `main` in this process (a subprocess would cost a TensorFlow import; the
+    CLIs themselves are run as subprocesses in tests/training/test_cli.py), leaving gin and
+    Keras as the calling test had them."""
+    out, err = io.StringIO(), io.StringIO()
+    cwd = os.getcwd()
+    try:
+        os.chdir(REPO)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(args)
+    finally:
+        os.chdir(cwd)
+        gin.clear_config()
+        keras.mixed_precision.set_global_policy("float32")
+    assert code == 0, (out.getvalue() + err.getvalue())[-3000:]
 
 
 def _root() -> str:
@@ -47,9 +64,8 @@ def quickstart_run() -> str:
     model_dir = os.path.join(root, "runs", "quickstart")
     done = os.path.join(root, "run.done")
     if not os.path.exists(done):
-        result = _python("-m", "ssgan_tf.train", "--gin_file=gin/quickstart.gin", *TINY,
-                         f"--model_dir={model_dir}")
-        assert result.returncode == 0, result.stderr[-3000:]
+        _in_process(train_main, ["--gin_file=gin/quickstart.gin", *TINY,
+                                 f"--model_dir={model_dir}"])
         Path(done).write_text(json.dumps(model_dir))
     return model_dir
 
@@ -60,7 +76,5 @@ def quickstart_export() -> str:
     export_dir = os.path.join(os.path.dirname(os.path.dirname(model_dir)), "export",
                               "quickstart")
     if not os.path.isdir(export_dir):
-        result = _python("-m", "ssgan_tf.export", f"--model_dir={model_dir}",
-                         f"--export_dir={export_dir}")
-        assert result.returncode == 0, result.stderr[-3000:]
+        _in_process(export_main, [f"--model_dir={model_dir}", f"--export_dir={export_dir}"])
     return export_dir

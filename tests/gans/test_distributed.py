@@ -32,7 +32,7 @@ def test_each_replica_draws_different_z(strategy):
     assert not np.allclose(model.sample_z(4, step=0).numpy(), model.sample_z(4, step=1).numpy())
 
 
-@pytest.mark.parametrize("architecture", ["sndcgan", "resnet_cifar"])
+@pytest.mark.parametrize("architecture", ["sndcgan", pytest.param("resnet_cifar", marks=pytest.mark.slow)])
 def test_two_replicas_equal_one_replica(strategy, architecture):
     kwargs = dict(architecture=architecture, rotation=RotationTask(rotated_batch_size=None),
                   cross_replica_bn=True, disc_iters=1,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ssgan_tf.train import main as train_main
+
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--gin_param=train.num_steps = 2", "--gin_param=train.batch_size = 8",
         "--gin_param=sndcgan.Generator.ch = 4", "--gin_param=sndcgan.Discriminator.ch = 4",
@@ -40,15 +42,23 @@ def test_quickstart_command_runs(tmp_path):
 
 def test_bad_input_exits_nonzero_with_a_clear_message(tmp_path):
     missing = run_train("--gin_file=gin/nope.gin", f"--model_dir={tmp_path}")
-    assert missing.returncode != 0 and "gin/nope.gin" in missing.stderr
-    assert "Traceback" not in missing.stderr
-    bad_rotation = run_train("--gin_file=gin/quickstart.gin", *TINY,
-                             "--gin_param=RotationTask.rotated_batch_size = 6",
-                             f"--model_dir={tmp_path}")
-    assert bad_rotation.returncode != 0
-    assert "rotated_batch_size=6 must be a multiple of 4" in bad_rotation.stderr
-    no_dir = run_train("--gin_file=gin/quickstart.gin")
-    assert no_dir.returncode != 0 and "--model_dir" in no_dir.stderr
+    assert missing.returncode == 1 and "gin/nope.gin" in missing.stderr
+    assert "\nerror: " in "\n" + missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_bad_input_in_process_is_one_error_paragraph(tmp_path, capsys, monkeypatch):
+    """The same shell as the subprocess above (`cli.run`), without a TensorFlow import each."""
+    monkeypatch.chdir(REPO)
+    assert train_main(["--gin_file=gin/quickstart.gin", *TINY,
+                       "--gin_param=RotationTask.rotated_batch_size = 6",
+                       f"--model_dir={tmp_path}"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert "rotated_batch_size=6 must be a multiple of 4" in err
+    assert not (tmp_path / "checkpoints").exists()  # stopped before anything was written
+    assert train_main(["--gin_file=gin/quickstart.gin"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--model_dir" in err
 
 
 def run_in_terminal(args) -> tuple[int, str]:

@@ -1,4 +1,4 @@
-"""``python -m ssgan_tf.evaluate``: end to end in a subprocess, input validation, generator modules."""
+"""``python -m ssgan_tf.evaluate``: end to end in a subprocess, errors in-process, input validation, generator modules."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import tensorflow as tf
 from ssgan_tf.evaluation import images as images_lib
 from ssgan_tf.evaluation import samplers
 from ssgan_tf.evaluation.evaluate import EvalConfig, EvaluationError, run
+from ssgan_tf.evaluate import main as evaluate_main
 from ssgan_tf.evaluation.metrics import file_sha256
 
 REPO = Path(__file__).resolve().parents[3]
@@ -58,20 +59,25 @@ def test_cli_end_to_end_json(inception_npz, cifar_images, mnist_images, tmp_path
     assert "is_mean" not in result
 
 
-def test_cli_bad_input_exits_nonzero_with_one_paragraph(tiny_npz, tmp_path):
+# The CLI's error path in-process (the same `main` the subprocess above runs), without paying a
+# TensorFlow import per case.
+def test_cli_bad_input_exits_nonzero_with_one_paragraph(tiny_npz, tmp_path, capsys):
     missing = tmp_path / "missing.npz"
-    proc = _cli(f"--images={tiny_npz / 'fake.npz'}", f"--reference={missing}", "--metrics=fid",
-                "--inception=weights.npz")
-    assert proc.returncode != 0
-    lines = _our_error_lines(proc.stderr)
+    code = evaluate_main([f"--images={tiny_npz / 'fake.npz'}", f"--reference={missing}",
+                          "--metrics=fid", "--inception=weights.npz"])
+    err = capsys.readouterr().err
+    assert code == 1
+    lines = _our_error_lines(err)
     assert len(lines) == 1 and str(missing) in lines[0] and "not found" in lines[0]
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in err
 
 
-def test_cli_is_without_logits(tiny_npz, inception_npz):
-    proc = _cli(f"--images={tiny_npz / 'fake.npz'}", "--metrics=is", f"--inception={inception_npz}")
-    assert proc.returncode != 0 and "Traceback" not in proc.stderr
-    (line,) = _our_error_lines(proc.stderr)
+def test_cli_is_without_logits(tiny_npz, inception_npz, capsys):
+    code = evaluate_main([f"--images={tiny_npz / 'fake.npz'}", "--metrics=is",
+                          f"--inception={inception_npz}"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    (line,) = _our_error_lines(err)
     assert "no logits layer" in line
 
 
