@@ -264,11 +264,14 @@ def _variable(value, dtype: str, name: str) -> keras.Variable:
 class AdaptiveProbability:
     """ADA's adaptive augmentation probability p (Karras et al. 2020, §3).
 
-    `observe(real_logits)` is called once per D step with D's GAN logits on the (augmented,
-    upright) reals. Every `interval` calls it computes r_t = E[sign(D(x_real))] over the reals of
-    those calls (all replicas) and moves p by sign(r_t - target) x images / (ada_kimg x 1000),
-    clipped to [0, maximum]: r_t > target means D is too sure of the reals (overfitting), so
-    augment more. With ADA's ada_kimg = 500, p can go from 0 to 1 in 500k real images.
+    `accumulate(real_logits)` is called once per D step with D's GAN logits on the (augmented,
+    upright) reals; `update()` after it (`observe` does both) or later: once `interval` calls are
+    accumulated it computes r_t = E[sign(D(x_real))] over the reals of those calls (all replicas)
+    and moves p by sign(r_t - target) x images / (ada_kimg x 1000), clipped to [0, maximum]:
+    r_t > target means D is too sure of the reals (overfitting), so augment more. With ADA's
+    ada_kimg = 500, p can go from 0 to 1 in 500k real images. (`GAN` accumulates after each D
+    update and updates after the G update, so one train step augments with one p:
+    gans/tricks/ada.py.)
 
     State (`variables()`, checkpoint it): p, the running sign sum, image and call counts of the
     current interval, and the last r_t. Replicas update it with the same all-reduced values (a
@@ -299,17 +302,24 @@ class AdaptiveProbability:
         """p as a float32 tensor (pass it to `diff_augment(..., probability=)`)."""
         return tf.convert_to_tensor(self.probability)
 
-    def observe(self, real_logits) -> dict:
-        """Accumulates sign(real_logits) (this replica's share) and, at the end of an interval,
-        updates p. Returns {"augment_p", "augment_rt"} for the logs."""
+    def accumulate(self, real_logits) -> None:
+        """Adds sign(real_logits) (this replica's share; summed over replicas) and the number of
+        images to the interval's sums and counts one call."""
         logits = tf.reshape(tf.cast(real_logits, tf.float32), [-1])
         stats = tf.stack([tf.reduce_sum(tf.sign(logits)), tf.cast(tf.size(logits), tf.float32)])
         ctx = tf.distribute.get_replica_context()
         if ctx is not None and ctx.num_replicas_in_sync > 1:
             stats = ctx.all_reduce(tf.distribute.ReduceOp.SUM, stats)
-        sign_sum = tf.convert_to_tensor(self.sign_sum) + stats[0]
-        num_images = tf.convert_to_tensor(self.num_images) + stats[1]
-        num_calls = tf.convert_to_tensor(self.num_calls) + 1
+        self.sign_sum.assign(tf.convert_to_tensor(self.sign_sum) + stats[0])
+        self.num_images.assign(tf.convert_to_tensor(self.num_images) + stats[1])
+        self.num_calls.assign(tf.convert_to_tensor(self.num_calls) + 1)
+
+    def update(self) -> dict:
+        """Once `interval` calls are accumulated: r_t of the interval, p moved (see the class
+        docstring), the sums restarted; else nothing. Returns {"augment_p", "augment_rt"}."""
+        sign_sum = tf.convert_to_tensor(self.sign_sum)
+        num_images = tf.convert_to_tensor(self.num_images)
+        num_calls = tf.convert_to_tensor(self.num_calls)
         due = num_calls >= self.interval
         rt = sign_sum / tf.maximum(num_images, 1.0)
         adjust = tf.sign(rt - self.target) * num_images / (self.ada_kimg * 1000.0)
@@ -320,6 +330,11 @@ class AdaptiveProbability:
         self.num_images.assign(tf.where(due, 0.0, num_images))
         self.num_calls.assign(tf.where(due, tf.zeros_like(num_calls), num_calls))
         return {"augment_p": self.value(), "augment_rt": tf.convert_to_tensor(self.rt)}
+
+    def observe(self, real_logits) -> dict:
+        """`accumulate` then `update`: one call per D step."""
+        self.accumulate(real_logits)
+        return self.update()
 
 
 # ----------------------------------------------------------------------------- configuration

@@ -18,6 +18,9 @@ Keras-native (gans/keras_api.py): keras-io style `compile`, `fit`, configs and `
 `gan(z, labels)` samples the inference generator. Optimizers may be passed in; by default Adam
 from `g_lr`, `d_lr` (TTUR), `beta1`, `beta2`, `adam_epsilon` (gans/optimizers.py).
 
+DiffAugment / ADA (`augment`: a policy string or an `Augment`; gans/augmenting.py): the images D
+sees in both updates are augmented before their rotated copies are made (docs/augment.md).
+
 S3GAN (gans/s3gan.py): with a discriminator class head, L_D gets `class_loss_weight` x the class
 head's cross-entropy on the labelled real images (label -1 = unlabelled). Minibatch
 discrimination / stddev live in the discriminator (layers/minibatch.py).
@@ -35,6 +38,8 @@ from ssgan_tf.gans import functions, sampling
 from ssgan_tf.gans import losses as losses_lib
 from ssgan_tf.gans import penalties as penalties_lib
 from ssgan_tf.gans import tricks as tricks_lib
+from ssgan_tf.gans.augment import as_augment
+from ssgan_tf.gans.augmenting import StepAugmentation
 from ssgan_tf.gans.inputs import unpack_batch
 from ssgan_tf.gans.keras_api import KerasGanApi
 from ssgan_tf.gans.optimizers import OptimizerPair, make_optimizer
@@ -51,7 +56,7 @@ SCALAR_SETTINGS = ("disc_iters", "g_lr", "d_lr", "beta1", "beta2", "adam_epsilon
 
 @keras.saving.register_keras_serializable(package="ssgan_tf")
 @gin.configurable(module="ssgan_tf.gans")
-class GAN(KerasGanApi, keras.Model):
+class GAN(KerasGanApi, StepAugmentation, keras.Model):
     """Generator + discriminator + their optimizers, a GAN loss, the rotation task, a penalty
     and the enabled stabilization tricks (see the module docstring and gans/tricks/)."""
 
@@ -67,7 +72,7 @@ class GAN(KerasGanApi, keras.Model):
                  unrolled_steps: int = 0, unrolled_optimizer: str = "adam",
                  historical_weight_d: float = 0.0, historical_weight_g: float = 0.0,
                  historical_decay: float | None = None, class_loss_weight: float = 1.0,
-                 g_optimizer=None, d_optimizer=None, extra_tricks=(), **kwargs):
+                 augment=None, g_optimizer=None, d_optimizer=None, extra_tricks=(), **kwargs):
         super().__init__(**kwargs)
         if disc_iters < 1:
             raise ValueError(f"GAN.disc_iters={disc_iters} must be >= 1.")
@@ -80,6 +85,7 @@ class GAN(KerasGanApi, keras.Model):
         self.penalty_fn = functions.resolve(penalty_fn, "penalty_fn")
         self.rotation = self_supervision if self_supervision is not None else RotationTask()
         self.z_distribution = sampling.check_distribution(z_distribution)
+        self.augment = as_augment(augment)
         self.disc_iters, self.seed = int(disc_iters), int(seed)
         self.penalty_weight, self.class_loss_weight = float(penalty_weight), float(class_loss_weight)
         adam = dict(beta1=beta1, beta2=beta2, epsilon=adam_epsilon)
@@ -89,7 +95,7 @@ class GAN(KerasGanApi, keras.Model):
         local = locals()
         self._settings = {k: local[k] for k in SCALAR_SETTINGS + TRICK_SETTINGS}
         self.tricks = tricks_lib.assemble_tricks(**{k: local[k] for k in TRICK_SETTINGS},
-                                      extra=extra_tricks)
+                                                 augment=self.augment, extra=extra_tricks)
         self._extra_tricks = len(extra_tricks)
 
     # ----------------------------------------------------------------------------- properties
@@ -283,9 +289,11 @@ class GAN(KerasGanApi, keras.Model):
         return value / sampling.num_replicas()
 
     def discriminator_step(self, real, fake, real_y=None, fake_y=None, substep: int = 0) -> dict:
-        """One D update on a real and a (stop-gradient) fake batch."""
+        """One D update on a real and a (stop-gradient) fake batch, augmented first (`augment`;
+        the penalty sees them augmented)."""
         b = real.shape[0]
         n = self._rotations_per_replica(b)
+        real, fake = self._augment_discriminator_inputs(real, fake, substep)
         x, y = self._d_inputs(real, fake, real_y, fake_y, n)
         with tf.GradientTape() as tape:
             out = self.discriminator(x, y, training=True)
@@ -295,11 +303,12 @@ class GAN(KerasGanApi, keras.Model):
                 loss += self._gan_weight * self.penalty_weight * penalty
                 logs["d_penalty"] = penalty
             for trick in self.tricks:
-                loss = _add_terms(loss, logs, trick.discriminator_terms(self))
+                loss = tricks_lib.add_terms(loss, logs, trick.discriminator_terms(self))
             scaled_loss = self.d_optimizer.scale_loss(loss)  # x loss scale (float16 only)
         variables = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
         for trick in self.tricks:
+            trick.observe_real_logits(self, out["logits"][:b])
             trick.after_discriminator_update(self)
         logs["d_loss"] = loss
         return logs
@@ -336,14 +345,17 @@ class GAN(KerasGanApi, keras.Model):
             fakes = trick.discriminator_fakes(self, fakes, fresh, substep)
         return self.discriminator_step(real, fakes.images, real_y, fakes.labels, substep)
 
-    def _generator_objective(self, fake, fake_y, real, real_y) -> dict:
-        """L_G against D (or against the D a trick substitutes) plus the tricks' G terms."""
+    def _generator_objective(self, fake, fake_y, real, real_y, substep: int = 0) -> dict:
+        """L_G against D (or against the D a trick substitutes) plus the tricks' G terms, on
+        images augmented as gans/augmenting.py says (`substep`: the last D update's)."""
+        real, d_fake, fake = self._augment_generator_inputs(real, fake, substep)
         d_call = None
         for trick in self.tricks:
-            d_call = trick.generator_discriminator(self, real, fake, real_y, fake_y) or d_call
+            d_call = trick.generator_discriminator(self, real, d_fake, real_y, fake_y) or d_call
         logs = self.generator_loss(fake, fake_y, real, real_y, d_call=d_call)
         for trick in self.tricks:
-            logs["g_loss"] = _add_terms(logs["g_loss"], logs, trick.generator_terms(self))
+            logs["g_loss"] = tricks_lib.add_terms(logs["g_loss"], logs,
+                                                  trick.generator_terms(self))
         return logs
 
     def train_step(self, data) -> dict:
@@ -367,7 +379,7 @@ class GAN(KerasGanApi, keras.Model):
                 with g_tape.stop_recording():
                     fresh = tricks_lib.Fakes(tf.stop_gradient(fake), fake_y, z)
                     d_logs.append(self._discriminator_update(real, real_y, fresh, i))
-            g_logs = self._generator_objective(fake, fake_y, real, real_y)
+            g_logs = self._generator_objective(fake, fake_y, real, real_y, self.disc_iters - 1)
             scaled_loss = self.g_optimizer.scale_loss(g_logs["g_loss"])
         variables = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(scaled_loss, variables), variables))
@@ -375,7 +387,9 @@ class GAN(KerasGanApi, keras.Model):
             trick.after_generator_update(self)
         logs = {k: tf.add_n([d[k] for d in d_logs]) / self.disc_iters for k in d_logs[0]}
         logs.update(g_logs)
-        return _global_logs(logs)
+        for trick in self.tricks:
+            logs.update(trick.step_logs(self))
+        return sampling.global_sum(logs)
 
     def _batch_per_d_step(self, images) -> int:
         total = images.shape[0]
@@ -383,18 +397,3 @@ class GAN(KerasGanApi, keras.Model):
             raise ValueError(f"train_step needs a static per-replica batch of disc_iters x B "
                              f"images (disc_iters={self.disc_iters}), got {images.shape}.")
         return total // self.disc_iters
-
-
-def _add_terms(loss, logs: dict, terms: dict):
-    """loss + sum of weight * value over a trick's {log key: (weight, value)} terms (logged)."""
-    for key, (weight, value) in terms.items():
-        loss += weight * value
-        logs[key] = value
-    return loss
-
-
-def _global_logs(logs: dict) -> dict:
-    """Sums the replicas' shares: every replica returns the global values."""
-    if sampling.num_replicas() == 1:
-        return logs
-    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, logs)

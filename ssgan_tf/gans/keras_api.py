@@ -9,9 +9,10 @@ arrays or datasets (also under MirroredStrategy), and the configs `.keras` save 
   what Keras' automatic build cannot do for a GAN under a distribution strategy (keras#20164).
   Epoch logs are the last step's values (the step returns tensors, not Keras metrics).
 - `get_config` / `from_config`: G and D by their own configs, the loss and penalty by name, the
-  rotation task, every scalar and trick setting, the optimizers (with their state in the weights
-  file) and `extra_tricks`. Gin-bound arguments of a loss (e.g. `non_saturating.label_smoothing`)
-  are not part of it.
+  rotation task, the augmentation (`augment`: every `Augment` field; ADA's p is a weight), every
+  scalar and trick setting, the optimizers (with their state in the weights file) and
+  `extra_tricks`. Gin-bound arguments of a loss (e.g. `non_saturating.label_smoothing`) are not
+  part of it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import dataclasses
 import keras
 
 from ssgan_tf.gans import functions
+from ssgan_tf.gans.augment import Augment
 from ssgan_tf.gans.inputs import training_dataset
 from ssgan_tf.gans.optimizers import OptimizerPair, make_optimizer
 from ssgan_tf.gans.ssgan import RotationTask
@@ -65,7 +67,8 @@ class KerasGanApi:
                 "discriminator": serialize(self.discriminator),
                 "loss_fn": functions.to_config(self.loss_fn, "loss_fn"),
                 "penalty_fn": functions.to_config(self.penalty_fn, "penalty_fn"),
-                "self_supervision": dataclasses.asdict(self.rotation), **self._settings,
+                "self_supervision": dataclasses.asdict(self.rotation),
+                "augment": dataclasses.asdict(self.augment), **self._settings,
                 "g_optimizer": serialize(self.g_optimizer),
                 "d_optimizer": serialize(self.d_optimizer),
                 "extra_tricks": [serialize(t) for t in self.tricks[len(self.tricks)
@@ -79,6 +82,8 @@ class KerasGanApi:
             config[key] = deserialize(config[key]) if config.get(key) is not None else None
         config["extra_tricks"] = [deserialize(t) for t in config.get("extra_tricks", ())]
         config["self_supervision"] = RotationTask(**config["self_supervision"])
+        if isinstance(config.get("augment"), dict):
+            config["augment"] = Augment(**config["augment"])
         return cls(**config)
 
     def get_build_config(self) -> dict | None:

@@ -91,3 +91,11 @@ def replica_rows(draw: Callable[[int], tf.Tensor], n: int) -> tf.Tensor:
         return rows
     start = replica_id() * n
     return rows[start:start + n]
+
+
+def global_sum(values: dict) -> dict:
+    """The sum over replicas of each value (per-replica shares of global values): every replica
+    gets the global values."""
+    if num_replicas() == 1:
+        return values
+    return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, values)

@@ -32,8 +32,9 @@ class VariableMap(tf.Module):
 def checkpoint_parts(model, with_optimizers: bool = True, with_extras: bool = True) -> dict:
     """The named parts of a GAN's checkpoint: G, D, (both optimizers) and (`with_extras`) the
     state of the enabled training tricks: the EMA generator (`ema_generator`), the
-    checkpoint-swapping snapshot, the replay buffer and the historical averages
-    (`GAN.checkpoint_extras()`, keyed like the networks; call after `build_all`)."""
+    checkpoint-swapping snapshot, the replay buffer, the historical averages and ADA's
+    augmentation probability (`GAN.checkpoint_extras()`, keyed like the networks; call after
+    `build_all`)."""
     parts = {"generator": VariableMap(model.generator),
              "discriminator": VariableMap(model.discriminator)}
     if with_optimizers:
@@ -122,8 +123,8 @@ def restore_with_fallback(checkpoint: tf.train.Checkpoint, directory: str, print
                 "<arch>.Discriminator.ch) to resume, or a new --model_dir. Nothing was written.")
         if base_checkpoint is not None and _restores(base_checkpoint, path):
             print_fn(f"WARNING: {path} has no state for the training tricks enabled now "
-                     "(EMA, replay, swapping, historical averaging); starting them from the "
-                     "restored networks.")
+                     "(EMA, replay, swapping, historical averaging, ADA's p); starting them "
+                     "from the restored networks (ADA's p from 0).")
             if reset_extras is not None:
                 reset_extras()
             return path

@@ -37,7 +37,7 @@ class SampleWriter:
 
 def loss_parts(logs: dict) -> list[str]:
     """The losses of a log line: D and G (GAN and rotation parts), class head, rotation
-    accuracy."""
+    accuracy, ADA's augmentation probability."""
     parts = [f"d_loss {logs['d_loss']:.3f} (real {logs['d_loss_real']:.3f} "
              f"fake {logs['d_loss_fake']:.3f}"
              + (f" rot {logs['d_rotation_loss']:.3f})" if "d_rotation_loss" in logs else ")"),
@@ -48,6 +48,8 @@ def loss_parts(logs: dict) -> list[str]:
     if "d_rotation_accuracy" in logs:
         parts.append(f"rot_acc real {logs['d_rotation_accuracy']:.2f} "
                      f"fake {logs['g_rotation_accuracy']:.2f}")
+    if "augment_p" in logs:  # ADA (GAN.augment with Augment.adaptive)
+        parts.append(f"augment p {logs['augment_p']:.3f} r_t {logs['augment_rt']:.2f}")
     return parts
 
 
@@ -88,11 +90,12 @@ class ProgressLogger:
 
 
 def write_scalars(writer, step: int, logs: dict, prefix: str = "") -> None:
-    """Each metric under `losses/` or `accuracy/` so GAN and rotation parts are separate plots."""
+    """Each metric under `losses/`, `accuracy/` (or `augment/`, `perf/`) so GAN and rotation
+    parts are separate plots."""
     with writer.as_default():
         for key, value in logs.items():
-            group = "accuracy" if "accuracy" in key else ("perf" if "img_per_s" in key
-                                                          else "losses")
+            group = ("accuracy" if "accuracy" in key else "perf" if "img_per_s" in key
+                     else "augment" if key.startswith("augment_") else "losses")
             tf.summary.scalar(f"{prefix}{group}/{key}", value, step=step)
     writer.flush()
 

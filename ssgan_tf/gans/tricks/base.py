@@ -8,10 +8,12 @@ calls the hooks of the tricks it holds, in order:
     begin_step(gan)                     at the start of each train step, before the D updates
     discriminator_fakes(gan, d, fresh, substep) -> Fakes     the fakes a D update trains on
     discriminator_terms(gan) -> {log key: (weight, value)}   added to L_D (inside D's tape)
+    observe_real_logits(gan, logits)    D's GAN logits on the upright (augmented) reals (ADA)
     after_discriminator_update(gan)
     generator_discriminator(gan, real, fake, real_y, fake_y) -> d_call | None   D as G sees it
     generator_terms(gan) -> {log key: (weight, value)}       added to L_G (inside G's tape)
     after_generator_update(gan)
+    step_logs(gan) -> {log key: value}  logged after the step (per-replica shares, summed)
 
 plus `checkpoint_state()` ({checkpoint name: trackable}, keyed as the run's checkpoints store
 it), `reset_state(gan)` (restart from the networks, for a checkpoint written before the trick was
@@ -47,6 +49,14 @@ class VariableDict(tf.Module):
     def __init__(self, variables: dict):
         super().__init__(name=None)
         self.variables_by_path = dict(variables)
+
+
+def add_terms(loss, logs: dict, terms: dict):
+    """loss + sum of weight * value over a trick's {log key: (weight, value)} terms (logged)."""
+    for key, (weight, value) in terms.items():
+        loss += weight * value
+        logs[key] = value
+    return loss
 
 
 def read(variable) -> tf.Tensor:
@@ -86,6 +96,9 @@ class Trick(Configurable, keras.layers.Layer):
     def discriminator_terms(self, gan) -> dict[str, tuple[float, tf.Tensor]]:
         return {}
 
+    def observe_real_logits(self, gan, logits) -> None:
+        pass
+
     def after_discriminator_update(self, gan) -> None:
         pass
 
@@ -98,3 +111,6 @@ class Trick(Configurable, keras.layers.Layer):
 
     def after_generator_update(self, gan) -> None:
         pass
+
+    def step_logs(self, gan) -> dict[str, tf.Tensor]:
+        return {}
