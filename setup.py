@@ -36,6 +36,6 @@ setup(
     ],
     extras_require={
         "hub": ["tf-keras"],                # hub.KerasLayer (a Keras 2 layer) for exported modules
-        "test": ["pytest>=7", "tf-keras"],  # tf_keras: hub.KerasLayer tests
+        "test": ["pytest>=7", "pytest-xdist>=3", "tf-keras"],  # tf_keras: hub.KerasLayer tests
     },
 )

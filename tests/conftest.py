@@ -4,7 +4,6 @@ clean gin config per test, and the location of the optional shared data."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import gin  # noqa: E402
@@ -17,14 +16,6 @@ import ssgan_tf  # noqa: E402,F401  first, so its TF settings (oneDNN) apply as 
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def shared_data_dir() -> Path:
-    """../shared/data beside the repository, or $SSGAN_SHARED_DATA."""
-    return Path(os.environ.get("SSGAN_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
-
 
 @pytest.fixture(autouse=True)
 def _clean_state():

@@ -32,7 +32,7 @@ def test_benchmark_cli_writes_flat_json(tmp_path):
     assert "img/s" in result.stdout and "of measured peak" in result.stdout
 
 
-from tests.conftest import shared_data_dir  # noqa: E402
+from tests.helpers.data import shared_data_dir  # noqa: E402
 
 INCEPTION = shared_data_dir() / "inception" / "fid_inception_v3_2015_12_05_weights.npz"
 

@@ -19,7 +19,7 @@ from ssgan_tf.data.folders import FolderError, scan_folder
 from ssgan_tf.data.labels import UNLABELLED, with_partial_labels
 from ssgan_tf.data.options import ImageOptions
 from ssgan_tf.training.trainer import train
-from tests.conftest import shared_data_dir
+from tests.helpers.data import shared_data_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 COLORS = {"blue": (0, 0, 255), "green": (0, 255, 0), "red": (255, 0, 0)}  # sorted: 0, 1, 2

@@ -14,7 +14,9 @@ from ssgan_tf.evaluation import evaluate
 from ssgan_tf.evaluation.evaluate import EvalConfig, run
 from ssgan_tf.evaluation.images import EvaluationError, to_pixels_255
 from ssgan_tf.evaluation.metrics import compute_metrics, frechet_distance_from_activations
-from tests.evaluation.toy_extractor import ToyExtractor, toy_images
+from tests.evaluation.metrics.conftest import WEIGHTS_NAME
+from tests.helpers.data import shared_data_dir
+from tests.helpers.toy_extractor import ToyExtractor, toy_images
 
 
 @pytest.fixture
@@ -108,9 +110,7 @@ def test_compute_metrics_refuses_unit_floats_read_as_0_255():
 
 def test_identical_float_sets_with_the_real_inception(inception_extractor_path, tmp_path):
     """With the FID Inception network: float [0, 1] images against the same images as uint8."""
-    from tests.evaluation.metrics.conftest import shared_data_root
-
-    with np.load(shared_data_root() / "cifar10" / "cifar10_train_subset.npz") as data:
+    with np.load(shared_data_dir() / "cifar10" / "cifar10_train_subset.npz") as data:
         real = data["x_train"][:12]
     result = run(EvalConfig(images=_save(tmp_path / "fake.npz", real / np.float32(255)),
                             reference=_save(tmp_path / "real.npz", real), metrics="fid",
@@ -122,9 +122,7 @@ def test_identical_float_sets_with_the_real_inception(inception_extractor_path, 
 
 @pytest.fixture
 def inception_extractor_path():
-    from tests.evaluation.metrics.conftest import WEIGHTS_NAME, shared_data_root
-
-    path = shared_data_root() / "inception" / WEIGHTS_NAME
+    path = shared_data_dir() / "inception" / WEIGHTS_NAME
     if not path.exists():
         pytest.skip(f"shared data not available: {path}")
     return str(path)

@@ -77,7 +77,7 @@ def test_sample_latents_are_the_training_grids_z():
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from tests.train_helpers import run
+    from tests.helpers.training import run
 
     directory = tmp_path_factory.mktemp("latent_model")
     run(directory, 2, extra=["GAN.g_ema_decay = 0.5", "GAN.ema_start_step = 0",

@@ -15,7 +15,7 @@ from ssgan_tf.common import distribute
 from ssgan_tf.data import get_dataset
 from ssgan_tf.evaluation.probe import DiscriminatorEncoder, ModuleEncoder, extract_features
 from ssgan_tf.runs.restore import load_gan
-from tests.export.test_export import REPO, trained_export
+from tests.helpers.export import REPO, trained_export
 
 BLOCKS = ["block1", "block2", "block3", "block4", "final"]
 SMALL = ["--dataset=synthetic", "--resolution=16", "--max_train_examples=300",

@@ -61,7 +61,7 @@ def test_unknown_hook_metrics_are_refused():
 
 def test_small_n_warning_in_the_curve_and_printed_once(model, tmp_path, monkeypatch):
     from ssgan_tf.evaluation import metrics_hook
-    from tests.evaluation.toy_extractor import ToyExtractor
+    from tests.helpers.toy_extractor import ToyExtractor
 
     weights = tmp_path / "weights.npz"
     weights.write_bytes(b"")

@@ -14,7 +14,7 @@ from ssgan_tf import runs
 from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.evaluation.probe_hook import LinearProbeHook, append_record, read_curve
 from ssgan_tf.training.trainer import train
-from tests.train_helpers import TINY
+from tests.helpers.training import TINY
 
 
 @pytest.fixture(autouse=True)

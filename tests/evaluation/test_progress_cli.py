@@ -14,13 +14,13 @@ from ssgan_tf.evaluate import main as evaluate_main
 from ssgan_tf.evaluation import evaluate
 from ssgan_tf.evaluation.metrics import DomainFeatureExtractor, build_domain_classifier
 from ssgan_tf.linear_eval import main as linear_eval_main
-from tests.evaluation.quickstart_run import REPO, quickstart_export, quickstart_run
-from tests.evaluation.terminal import (
+from tests.helpers.quickstart import REPO, quickstart_export, quickstart_run
+from tests.helpers.terminal import (
     has_a_bar,
     run_with_stderr_on_a_terminal,
     stderr_on_a_terminal,
 )
-from tests.evaluation.toy_extractor import ToyExtractor, toy_images
+from tests.helpers.toy_extractor import ToyExtractor, toy_images
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from ssgan_tf.evaluate import main as evaluate_main
 from ssgan_tf.evaluation import evaluate
 from ssgan_tf.evaluation.evaluate import EvalConfig, default_cache_dir, run
 from ssgan_tf.evaluation.metrics import compute_metrics, sample_size_warnings
-from tests.evaluation.toy_extractor import ToyExtractor, toy_images
+from tests.helpers.toy_extractor import ToyExtractor, toy_images
 
 
 @pytest.fixture

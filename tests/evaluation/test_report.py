@@ -15,7 +15,7 @@ from PIL import Image
 from ssgan_tf.evaluation.probe_hook import append_record
 from ssgan_tf.evaluation.report import curve_groups, read_scalars, scalar_groups
 from ssgan_tf.report import main as report_main
-from tests.evaluation.quickstart_run import quickstart_run
+from tests.helpers.quickstart import quickstart_run
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,11 @@ tf_keras and Keras 3's TFSMLayer; its outputs must equal the live model's."""
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
@@ -26,11 +24,9 @@ from ssgan_tf.export import api as export
 from ssgan_tf.export.__main__ import main as export_main
 from ssgan_tf.gans import GAN
 from ssgan_tf.runs.restore import load_gan
-from tests.train_helpers import TINY, run
+from tests.helpers.export import REPO, trained_export
+from tests.helpers.training import TINY, run
 
-REPO = Path(__file__).resolve().parents[2]
-CONDITIONAL = ("train.conditional = True", "sndcgan.Discriminator.project_y = True",
-               "sndcgan.Generator.norm = 'conditional_batch_norm'")
 Z_DIM, SHAPE, NUM_CLASSES = 16, (16, 16, 3), 3
 D_KEYS = {"gan_logits", "final", "rotation_logits", "block1", "block2", "block3", "block4"}
 
@@ -38,43 +34,6 @@ D_KEYS = {"gan_logits", "final", "rotation_logits", "block1", "block2", "block3"
 def _python(args, cwd=REPO, env=None, timeout=300):
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
-
-
-CACHE_ENV = "SSGAN_TF_TEST_EXPORT_CACHE"
-
-
-def trained_export(conditional: bool = False) -> tuple[str, str]:
-    """(model_dir, export_dir) of a tiny SSGAN trained 2 steps on `synthetic` 16x16 and exported;
-    built once per test process (test_linear_eval reuses it). The unconditional model is exported
-    with the CLI, the conditional one with `maybe_export_at_end` (what training calls).
-
-    Cached on disk under a directory named in the environment (with this process's id): pytest
-    imports this file as `test_export` and other tests import it as `tests.export.test_export`, two
-    module objects whose in-memory caches would not be shared."""
-    pid, _, root = os.environ.get(CACHE_ENV, "").partition(":")
-    if pid != str(os.getpid()) or not os.path.isdir(root):
-        root = tempfile.mkdtemp(prefix="ssgan_tf_test_export-")
-        atexit.register(shutil.rmtree, root, True)
-        os.environ[CACHE_ENV] = f"{os.getpid()}:{root}"
-    name = "conditional" if conditional else "unconditional"
-    done = os.path.join(root, f"{name}.json")
-    if os.path.exists(done):
-        with open(done) as f:
-            return tuple(json.load(f))
-    model_dir = os.path.join(root, name, "model")
-    run(model_dir, 2, CONDITIONAL if conditional else ())
-    if conditional:
-        model, info = load_gan(model_dir)
-        export_dir = export.maybe_export_at_end(model, info, model_dir)["export_dir"]
-    else:
-        export_dir = os.path.join(root, name, "export")
-        result = _python(["-m", "ssgan_tf.export", f"--model_dir={model_dir}",
-                          f"--export_dir={export_dir}"])
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert f"generator {export_dir}/generator" in result.stdout
-    with open(done, "w") as f:
-        json.dump([model_dir, export_dir], f)
-    return model_dir, export_dir
 
 
 # A script for a process where `import ssgan_tf` fails: it loads the modules every supported way
@@ -230,11 +189,13 @@ def _live_outputs(inputs):
     return live
 
 
+@pytest.mark.slow  # a fresh Python process importing TF and tf_keras: ~70 s
 def test_the_fresh_process_cannot_import_ssgan_tf(fresh_process):
     _, report, _, _ = fresh_process
     assert report["ssgan_tf_importable"] is False and report["ssgan_tf_loaded"] is False
 
 
+@pytest.mark.slow  # a fresh Python process importing TF and tf_keras: ~70 s
 @pytest.mark.parametrize("tag", ["", "c"], ids=["unconditional", "conditional"])
 def test_loaded_generator_equals_the_live_generator(fresh_process, tag):
     outputs, report, _, live = fresh_process
@@ -251,6 +212,7 @@ def test_loaded_generator_equals_the_live_generator(fresh_process, tag):
         assert np.abs(live["gc"] - outputs["gc/call"][::-1]).max() > 1e-4
 
 
+@pytest.mark.slow  # a fresh Python process importing TF and tf_keras: ~70 s
 @pytest.mark.parametrize("tag", ["", "c"], ids=["unconditional", "conditional"])
 def test_loaded_discriminator_equals_the_live_discriminator(fresh_process, tag):
     outputs, report, _, live = fresh_process
@@ -265,6 +227,7 @@ def test_loaded_discriminator_equals_the_live_discriminator(fresh_process, tag):
     assert report[f"d{tag}_trainable"] > 10
 
 
+@pytest.mark.slow  # a fresh Python process importing TF and tf_keras: ~70 s
 def test_hub_keras_layer_in_tf_keras_frozen_and_fine_tuned(fresh_process):
     outputs, report, _, live = fresh_process
     np.testing.assert_allclose(outputs["keras2/d_final"], live["d/final"], rtol=1e-4, atol=1e-5)
@@ -278,6 +241,7 @@ def test_hub_keras_layer_in_tf_keras_frozen_and_fine_tuned(fresh_process):
     assert np.abs(outputs["keras2/d_final_after_step"] - live["d/final"]).max() > 1e-4
 
 
+@pytest.mark.slow  # a fresh Python process importing TF and tf_keras: ~70 s
 def test_tfsm_layer_in_a_keras3_model(fresh_process):
     outputs, report, _, live = fresh_process
     np.testing.assert_allclose(outputs["keras3/d_final"], live["d/final"], rtol=1e-4, atol=1e-5)
@@ -285,6 +249,7 @@ def test_tfsm_layer_in_a_keras3_model(fresh_process):
     assert report["keras3_head_shape"] == [5, 3]
 
 
+@pytest.mark.slow  # a fresh Python process importing TF and tf_keras: ~70 s
 def test_bad_inputs_give_clear_errors(fresh_process):
     errors = fresh_process[1]["errors"]
     expects = "discriminator module expects float32 images [N, 16, 16, 3] in [0, 1]"
@@ -305,6 +270,27 @@ def test_bad_inputs_give_clear_errors(fresh_process):
     assert labels in errors["dc_labels_int64"] and "labels int64" in errors["dc_labels_int64"]
     # Keras 3 builds the model, then TF rejects the uint8 tensor at the signature.
     assert "expected to be a float tensor but is a uint8 tensor" in errors["keras3_uint8_input"]
+
+
+def test_loaded_modules_equal_the_live_models_in_process():
+    """The fast twin of the fresh-process tests above (slow): the exported functions, loaded back
+    with `tf.saved_model.load` (what `hub.load` calls), give the live model's outputs."""
+    model_dir, export_dir = trained_export(False)
+    g = tf.saved_model.load(f"{export_dir}/generator")
+    d = tf.saved_model.load(f"{export_dir}/discriminator")
+    model, _ = load_gan(model_dir)
+    inputs = _inputs()
+    live_images = model.inference_generator()(inputs["z"], None, training=False).numpy()
+    np.testing.assert_allclose(g(inputs["z"]).numpy(), live_images, atol=1e-5)
+    served = g.signatures["serving_default"](z=tf.constant(inputs["z"]))["images"]
+    np.testing.assert_allclose(served.numpy(), live_images, atol=1e-5)
+    live = model.discriminator(inputs["images"], None, training=False)
+    out = d(inputs["images"])
+    assert set(out) == D_KEYS
+    np.testing.assert_allclose(out["final"].numpy(), live["features"].numpy(), rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(out["gan_logits"].numpy(), live["logits"].numpy(), rtol=1e-4,
+                               atol=1e-5)
 
 
 def test_metadata_assets_and_layout():

@@ -16,7 +16,7 @@ from ssgan_tf.export.destination import (
     is_export,
     move_into_place,
 )
-from tests.export.test_export import trained_export
+from tests.helpers.export import trained_export
 
 
 def _tree(root) -> dict:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 
 from ssgan_tf.export.__main__ import main as export_main
-from tests.evaluation.quickstart_run import quickstart_run
-from tests.evaluation.terminal import has_a_bar, stderr_on_a_terminal
+from tests.helpers.quickstart import quickstart_run
+from tests.helpers.terminal import has_a_bar, stderr_on_a_terminal
 
 NOISE = ("contains input name(s)", "Writing fingerprint", "Sharding callback", "Assets written")
 

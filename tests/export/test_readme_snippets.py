@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.evaluation.quickstart_run import quickstart_export
+from tests.helpers.quickstart import quickstart_export
 
 README = Path(__file__).resolve().parents[2] / "export" / "README.md"
 

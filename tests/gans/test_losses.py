@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from ssgan_tf.gans import GAN, RotationTask, losses
-from tests.gans.toy_models import B, C, LinearDiscriminator, S, TinyGenerator
+from tests.helpers.toy_models import B, C, LinearDiscriminator, S, TinyGenerator
 
 REAL = np.array([-3.0, -1.2, -0.1, 0.0, 0.4, 1.5, 2.7, 8.0], np.float32)
 FAKE = np.array([2.2, -0.7, 0.05, -4.0, 1.1, -1.9, 0.0, -8.5], np.float32)

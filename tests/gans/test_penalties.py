@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from ssgan_tf.gans import GAN, RotationTask, penalties
 from ssgan_tf.gans.tricks import HistoricalAverage
-from tests.gans.toy_models import B, C, LinearDiscriminator, S, TinyGenerator
 from tests.helpers import tiny_gan
+from tests.helpers.toy_models import B, C, LinearDiscriminator, S, TinyGenerator
 
 KEY = tf.constant([11, 22], tf.int64)
 

@@ -12,7 +12,7 @@ from ssgan_tf.architectures import get_architecture
 from ssgan_tf.common import distribute
 from ssgan_tf.data import labels as labels_lib
 from ssgan_tf.gans.s3gan import class_loss_terms
-from tests.train_helpers import run
+from tests.helpers.training import run
 
 S3GAN = ["train.conditional = True", "sndcgan.Discriminator.project_y = True",
          "sndcgan.Discriminator.class_head = True", "train.labelled_fraction = 0.25",
@@ -142,7 +142,7 @@ def test_pseudo_label_files_are_validated(tmp_path):
 @pytest.mark.slow
 def test_s2gan_pipeline_runs_and_resumes(tmp_path):
     from ssgan_tf.pipelines.s2gan import run_s2gan
-    from tests.train_helpers import TINY
+    from tests.helpers.training import TINY
 
     params = TINY + ["train.conditional = True", "sndcgan.Discriminator.project_y = True",
                      "sndcgan.Generator.norm = 'conditional_batch_norm'", "train.num_steps = 2",

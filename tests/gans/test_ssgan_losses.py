@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from ssgan_tf.gans import GAN, RotationTask, losses
-from tests.gans.toy_models import (
+from tests.helpers.toy_models import (
     B,
     C,
     LinearDiscriminator,

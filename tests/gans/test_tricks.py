@@ -13,7 +13,8 @@ from ssgan_tf.gans.tricks import ReplayBuffer, UnrolledDiscriminator
 from ssgan_tf.gans.tricks.replay import INDEX_SALT, MASK_SALT
 from ssgan_tf.layers.minibatch import MinibatchDiscrimination, MinibatchStddev
 from ssgan_tf.runs.checkpoints import make_checkpoint
-from tests.gans.toy_models import (
+from tests.helpers import random_images, set_weights_from, tiny_gan
+from tests.helpers.toy_models import (
     B,
     C,
     LinearDiscriminator,
@@ -23,7 +24,6 @@ from tests.gans.toy_models import (
     np_d_outputs,
     np_softplus,
 )
-from tests.helpers import random_images, set_weights_from, tiny_gan
 
 Z_DIM = 16
 
@@ -136,7 +136,7 @@ def test_ema_generator_shares_live_batch_norm_statistics_and_checkpoints(tmp_pat
 def test_training_run_with_ema_restores_ema_weights(tmp_path):
     """A short train() run with EMA: load_gan rebuilds the EMA generator from the checkpoint."""
     from ssgan_tf.runs.restore import load_gan
-    from tests.train_helpers import run
+    from tests.helpers.training import run
 
     run(tmp_path, 2, extra=["GAN.g_ema_decay = 0.5", "GAN.ema_start_step = 1"])
     reader = tf.train.load_checkpoint(str(tmp_path / "checkpoints"))
@@ -563,7 +563,7 @@ TRICK_BINDINGS = {
 @pytest.mark.slow
 @pytest.mark.parametrize("trick", sorted(TRICK_BINDINGS))
 def test_short_training_run_per_trick(trick, tmp_path):
-    from tests.train_helpers import run
+    from tests.helpers.training import run
 
     summary, _ = run(tmp_path, 4, extra=TRICK_BINDINGS[trick])
     assert summary["step"] == 4
@@ -575,7 +575,7 @@ def test_short_training_run_per_trick(trick, tmp_path):
 def test_resume_with_trick_state_continues_the_same_run(tmp_path):
     """EMA, replay buffer, swap snapshot and historical averages are checkpointed: 2 + 2 steps
     end where 4 steps do."""
-    from tests.train_helpers import run
+    from tests.helpers.training import run
 
     extra = TRICK_BINDINGS["ema"] + TRICK_BINDINGS["replay"] + TRICK_BINDINGS["swap"] + \
         TRICK_BINDINGS["historical"]

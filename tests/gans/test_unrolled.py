@@ -9,8 +9,8 @@ import tensorflow as tf
 from ssgan_tf.common.errors import SsganError
 from ssgan_tf.gans import GAN, RotationTask
 from ssgan_tf.gans.tricks.unrolled import adam_state, unrolled_weights
-from tests.gans.toy_models import B, C, LinearDiscriminator, S, TinyGenerator
 from tests.helpers import random_images, tiny_gan
+from tests.helpers.toy_models import B, C, LinearDiscriminator, S, TinyGenerator
 
 
 @pytest.fixture

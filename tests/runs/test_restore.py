@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from ssgan_tf.runs.restore import load_gan, read_model_info
-from tests.train_helpers import checkpoint_values, run
+from tests.helpers.training import checkpoint_values, run
 
 
 def test_load_gan_restores_the_trained_networks(tmp_path):

@@ -25,7 +25,7 @@ from ssgan_tf.common.errors import SsganError
 from ssgan_tf.runs import load_gan
 from ssgan_tf.training import faults
 from ssgan_tf.training.lock import ModelDirLocked
-from tests.train_helpers import REPO, checkpoint_values, cli, run, snapshot
+from tests.helpers.training import REPO, checkpoint_values, cli, run, snapshot
 
 
 @pytest.fixture(scope="module")

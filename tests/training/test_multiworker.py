@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.train_helpers import CLI_TINY, REPO, checkpoint_values
+from tests.helpers.training import CLI_TINY, REPO, checkpoint_values
 
 SYNC = ["--gin_param=sndcgan.Generator.cross_replica_bn = True",
         "--gin_param=RotationTask.rotated_batch_size = 32",  # every image rotated

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from ssgan_tf.training import precision as precision_lib
-from tests.train_helpers import checkpoint_values, run
+from tests.helpers.training import checkpoint_values, run
 
 
 def test_float16_training_uses_loss_scaling_and_resumes(tmp_path):

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.training.trainer import train
-from tests.train_helpers import TINY, checkpoint_values, run
+from tests.helpers.training import TINY, checkpoint_values, run
 
 
 def test_training_writes_everything_a_user_looks_at(tmp_path):

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from ssgan_tf.common.errors import SsganError
 from ssgan_tf.training.user_data import data_spec
-from tests.train_helpers import run
+from tests.helpers.training import run
 
 IMAGES = np.random.RandomState(0).randint(0, 256, [24, 16, 16, 3]).astype(np.uint8)
 LABELS = np.arange(24) % 3

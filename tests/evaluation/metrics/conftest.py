@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Dict
 
@@ -10,14 +9,12 @@ import numpy as np
 import pytest
 
 from ssgan_tf.evaluation.metrics import inception_spec as spec
+from tests.helpers.data import shared_data_dir
 
 WEIGHTS_NAME = "fid_inception_v3_2015_12_05_weights.npz"
 
 
-def shared_data_root() -> Path:
-    """``$SSGAN_SHARED_DATA`` or ``<workspace>/shared/data`` (tests/evaluation/metrics/x.py -> parents[4])."""
-    env = os.environ.get("SSGAN_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[4] / "shared" / "data"
+shared_data_root = shared_data_dir
 
 
 def _require(path: Path) -> Path:

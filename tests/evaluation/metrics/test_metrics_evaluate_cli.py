@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from ssgan_tf.evaluate import main as evaluate_main
 from ssgan_tf.evaluation import images as images_lib
 from ssgan_tf.evaluation import samplers
 from ssgan_tf.evaluation.evaluate import EvalConfig, EvaluationError, run
-from ssgan_tf.evaluate import main as evaluate_main
 from ssgan_tf.evaluation.metrics import file_sha256
 
 REPO = Path(__file__).resolve().parents[3]
@@ -121,7 +121,7 @@ def test_run_rejects_bad_npz_contents(tiny_npz, tmp_path):
 
 
 def test_model_dir_checkpoint_is_evaluated(tiny_npz, inception_npz, tmp_path):
-    from tests.train_helpers import run as train_tiny
+    from tests.helpers.training import run as train_tiny
 
     with pytest.raises(EvaluationError, match="not an ssgan_tf model_dir"):
         run(_config(tiny_npz, images="", model_dir=str(tmp_path / "none"),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ssgan_tf.evaluation.metrics import compute_metrics, kth_neighbour_radii, prdc
-from tests.evaluation.toy_extractor import ToyExtractor, toy_images
+from tests.helpers.toy_extractor import ToyExtractor, toy_images
 
 
 def _brute_force(real, fake, k_pr=3, k_dc=5):

@@ -14,7 +14,7 @@ import tensorflow as tf
 from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.training.trainer import train
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = ["train.dataset = 'synthetic'", "train.resolution = 16", "train.batch_size = 8",
         "train.architecture = 'sndcgan'", "train.precision = 'float32'",
         "sndcgan.Generator.ch = 8", "sndcgan.Discriminator.ch = 8", "train.z_dim = 16",
