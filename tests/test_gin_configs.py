@@ -7,17 +7,16 @@ import pytest
 
 from ssgan_tf.common.configs import parse_gin
 from ssgan_tf.pipelines.s2gan import run_s2gan
-from ssgan_tf.training.trainer import train
+from ssgan_tf.training.config import current_config
+from ssgan_tf.training.trainer import Trainer, train
 
 GIN_DIR = Path(__file__).resolve().parents[1] / "gin"
 GIN_FILES = sorted(p.name for p in GIN_DIR.glob("*.gin"))
-# S2GAN files run three stages (pre-train, k-means, GAN); the study's results_* files are
-# near-copies of the quickstart, imagenet_s3gan_20pct of the 10% one and cifar10_s3gan_10pct of
-# the digits one (same architecture and S3GAN terms): all in the slow suite, which CI runs too.
-SLOW_TWINS = {"imagenet_s3gan_20pct.gin", "cifar10_s3gan_10pct.gin"}
-GIN_PARAMS = [pytest.param(n, marks=pytest.mark.slow)
-              if n.endswith("s2gan.gin") or n.startswith("results_") or n in SLOW_TWINS else n
-              for n in GIN_FILES]
+# The fast suite builds every file's model and trains a step of one file per kind of run: plain
+# SSGAN (quickstart), every trick at once (tricks_example), BigGAN with sBN (imagenet_ssgan),
+# S3GAN (digits_s3gan_10pct). The slow suite, which CI runs too, trains a step of every file,
+# S2GAN's three stages included.
+FAST_STEP = {"quickstart.gin", "tricks_example.gin", "imagenet_ssgan.gin", "digits_s3gan_10pct.gin"}
 SHRINK = ["train.batch_size = 8", "train.num_steps = 1", "train.z_dim = 16",
           "train.precision = 'float32'", "RotationTask.rotated_batch_size = 8",
           "GAN.disc_iters = 1", "train.sample_every = 1", "train.save_every = 1",
@@ -31,18 +30,35 @@ SHRINK = ["train.batch_size = 8", "train.num_steps = 1", "train.z_dim = 16",
           "S2GAN.pretrain_steps = 1", "S2GAN.num_clusters = 2", "S2GAN.kmeans_iterations = 2"]
 
 
-def test_there_are_gin_files():
-    assert {"quickstart.gin", "cifar10_ssgan.gin"} <= set(GIN_FILES)
-
-
-@pytest.mark.parametrize("name", GIN_PARAMS)
-def test_gin_file_parses_and_trains_one_step(name, tmp_path):
+def _shrunk(name: str) -> list[str]:
+    """SHRINK, and synthetic data for files whose tfds data is not on CI machines."""
     parse_gin([str(GIN_DIR / name)], [])
     dataset = gin.query_parameter("train.dataset")
-    overrides = list(SHRINK)
-    if dataset not in ("digits", "synthetic"):  # tfds data is not on CI machines
-        overrides.append("train.dataset = 'synthetic'")
     gin.clear_config()
+    return SHRINK + ([] if dataset in ("digits", "synthetic") else
+                     ["train.dataset = 'synthetic'"])
+
+
+def test_there_are_gin_files():
+    assert {"quickstart.gin", "cifar10_ssgan.gin"} <= FAST_STEP | set(GIN_FILES)
+    assert FAST_STEP <= set(GIN_FILES)
+
+
+@pytest.mark.parametrize("name", sorted(set(GIN_FILES) - FAST_STEP))  # those train below
+def test_gin_file_parses_and_builds_its_model(name, tmp_path):
+    parse_gin([str(GIN_DIR / name)], _shrunk(name))
+    trainer = Trainer(str(tmp_path), current_config(), print_fn=lambda *_: None)
+    trainer.set_up()  # data, strategy, G and D built with every binding of the file
+    model = trainer.model
+    assert model.generator.count_params() > 0 and model.discriminator.count_params() > 0
+    assert model.rotation.mode == gin.query_parameter("RotationTask.mode")
+    assert not list(tmp_path.iterdir())  # building writes nothing
+
+
+@pytest.mark.parametrize("name", [n if n in FAST_STEP else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in GIN_FILES])
+def test_gin_file_parses_and_trains_one_step(name, tmp_path):
+    overrides = _shrunk(name)
     if name.endswith("s2gan.gin"):  # three stages: python -m ssgan_tf.s2gan
         summary = run_s2gan(str(tmp_path), [str(GIN_DIR / name)], overrides,
                             print_fn=lambda *_: None)
