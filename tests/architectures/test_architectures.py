@@ -54,10 +54,11 @@ def test_unpool_is_zero_insertion():
     np.testing.assert_array_equal(out, [[0, 0, 1, 0], [0, 0, 0, 0], [2, 0, 3, 0], [0, 0, 0, 0]])
 
 
-# resnet_biggan_deep's step (~30 s to trace on 2 cores) runs in the slow suite; its forward
-# contract is checked above and its parameter count in test_architectures_paper.py.
+# The BigGAN steps (10-30 s to trace on 2 cores) run in the slow suite; their forward contract
+# is checked above, their parameter counts in test_architectures_paper.py, and a resnet_biggan
+# step in the fast suite by test_gin_configs (imagenet_ssgan.gin) and the conditional BigGAN test.
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
-                                  if n == "resnet_biggan_deep" else n for n in ARCHITECTURES])
+                                  if n.startswith("resnet_biggan") else n for n in ARCHITECTURES])
 def test_three_training_steps(name):
     model = tiny_gan(name, rotation=RotationTask(rotated_batch_size=16), disc_iters=2)
     step = tf.function(model.train_step)

@@ -30,7 +30,7 @@ def _clean_global_state():
 
 def _train(model_dir, num_steps, hooks, extra=()):
     gin.clear_config()
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     parse_gin([], TINY + [f"train.num_steps = {num_steps}", "train.log_every = 100",
                              "train.sample_every = 100", "train.save_every = 2", *extra])
     lines = []

@@ -97,4 +97,4 @@ def test_label_smoothing_through_gin_in_the_d_step():
     logs = model.discriminator_step(tf.constant(real), tf.constant(fake))
     want = np.mean(-(0.9 * np.log(sigmoid(r)) + 0.1 * np.log(1 - sigmoid(r))))
     np.testing.assert_allclose(float(logs["d_loss_real"]), want, rtol=1e-5)
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)

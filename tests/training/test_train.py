@@ -83,7 +83,7 @@ class _RecordingHook:
 
 def test_hooks_run_every_k_steps_and_at_the_end(tmp_path):
     gin.clear_config()
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     parse_gin([], TINY + ["train.num_steps = 7", "train.steps_per_loop = 5",
                              "train.log_every = 100", "train.sample_every = 100",
                              "train.save_every = 100"])
