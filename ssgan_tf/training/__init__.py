@@ -8,5 +8,11 @@ which run `GAN.train_step` under a tf.distribute strategy, and what they are mad
     lock           one training per model_dir
     faults         signals, non-finite weights, a full disk (docs/faults.md)
     callbacks      log lines, samples, TensorBoard scalars, periodic hooks
+    keras_callbacks  the same samples, hooks and scalars as Keras callbacks for `GAN.fit`
+                   (`SampleGrid`, `HookCallback`, `TrainScalars`, exported here)
     preemption     a SIGTERM to one worker of a multi-worker run stops them all together
 """
+
+from ssgan_tf.training.keras_callbacks import HookCallback, SampleGrid, TrainScalars
+
+__all__ = ["HookCallback", "SampleGrid", "TrainScalars"]
