@@ -76,12 +76,15 @@ def with_partial_labels(spec: DatasetSpec, fraction: float, seed: int = 0,
     return _with_labels(spec, f"{spec.name}[{fraction:g} labelled]", {split: partial}), mask
 
 
-def check_labels(spec: DatasetSpec, num_classes: int) -> None:
-    """Raises `LabelError` when a label of an in-memory dataset is negative or >= num_classes
-    (what a conditional model needs); tfds class labels are in range by construction."""
+def check_labels(spec: DatasetSpec, num_classes: int, splits: tuple[str, ...] = ("train",)
+                 ) -> None:
+    """Raises `LabelError` when a label of an in-memory dataset's training split is negative or
+    >= num_classes (what a conditional model needs); tfds class labels are in range by
+    construction. Only the splits a GAN trains on: S2GAN's pseudo labels replace the train
+    labels only, and the test split keeps the true classes for probes."""
     if not spec.in_memory:
         return
-    for split in spec.splits:
+    for split in (s for s in splits if s in spec.splits):
         labels = spec.labels_of(split)
         bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
         if len(bad):

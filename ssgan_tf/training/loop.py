@@ -30,7 +30,7 @@ def chunk_length(step: int, num_steps: int, steps_per_loop: int, everies,
                  first: bool = False) -> int:
     """How many steps the next host call runs from `step`.
 
-    The `first` call of a process is one step, so the first progress line (and the time spent tracing
+    The `first` call of a new run is one step, so the first progress line (and the time spent tracing
     the step) shows within seconds. After that, chunks end on multiples of `steps_per_loop` and
     of every interval in `everies` (logs, samples, saves, hooks) and at `num_steps`: the grid
     does not depend on where a run started, so a resumed run averages its log lines over the

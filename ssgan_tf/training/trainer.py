@@ -219,7 +219,10 @@ class Trainer:
         """Runs the steps up to the next boundary (log, sample, save, hook, steps_per_loop)."""
         c = self.config
         everies = [c.log_every, c.sample_every, c.save_every] + [h.every for h in c.hooks]
-        n = chunk_length(self.step, c.num_steps, c.steps_per_loop, everies, self.first_chunk)
+        # A new run's first chunk is one step (the first line comes at once); a resumed run's
+        # is not, so its chunks, and the means they log, are the uninterrupted run's.
+        first = self.first_chunk and self.step == 0
+        n = chunk_length(self.step, c.num_steps, c.steps_per_loop, everies, first)
         logs = self.run_steps(self.iterator, tf.constant(n, tf.int64))
         logs = {k: float(v) for k, v in logs.items()}
         self.step = self.model.current_step()
