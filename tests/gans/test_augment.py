@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf.common import distribute
 from ssgan_tf.common.errors import SsganError
 from ssgan_tf.gans.augment import (
     OPERATIONS,
@@ -27,14 +26,6 @@ from tests.helpers import random_images
 
 FULL = "color,translation,cutout"
 KEY = tf.constant([11, 5], tf.int64)
-
-
-@pytest.fixture(scope="module")
-def strategy():
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-    if len(devices) < 2:
-        pytest.skip("needs 2 logical CPU devices (configured in conftest)")
-    return distribute.make_strategy("mirrored")  # one per process (collective keys)
 
 
 def _params(x, key=KEY, probability=1.0):
@@ -283,7 +274,6 @@ def test_adaptive_probability_reduces_over_replicas(strategy):
         np.testing.assert_allclose(float(p), 0.5 - 8 / 1000)
     for copy in strategy.experimental_local_results(ada.probability.value):
         np.testing.assert_allclose(float(copy), 0.5 - 8 / 1000)
-
 
 
 def test_adaptive_state_round_trips_through_a_checkpoint(tmp_path):

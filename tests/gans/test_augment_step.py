@@ -11,7 +11,6 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from ssgan_tf.common import distribute
 from ssgan_tf.gans import GAN, RotationTask, sampling
 from ssgan_tf.gans.augment import (
     FAKE_SALT,
@@ -148,12 +147,6 @@ def test_keys_follow_the_step_and_the_d_substep():
 
 
 # --------------------------------------------------------------------------------- replicas
-@pytest.fixture(scope="module")
-def strategy():
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-    if len(devices) < 2:
-        pytest.skip("needs 2 logical CPU devices (configured in conftest)")
-    return distribute.make_strategy("mirrored")  # one per process (collective keys)
 
 
 @pytest.mark.parametrize("traced", [False, pytest.param(True, marks=pytest.mark.slow)])

@@ -6,19 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf.common import distribute
 from ssgan_tf.gans import RotationTask
 from tests.helpers import random_images, set_weights_from, tiny_gan
 
 BATCH = 8
-
-
-@pytest.fixture(scope="module")
-def strategy():
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-    if len(devices) < 2:
-        pytest.skip("needs 2 logical CPU devices (configured in conftest)")
-    return distribute.make_strategy("mirrored")  # one per process (collective keys)
 
 
 def test_each_replica_draws_different_z(strategy):

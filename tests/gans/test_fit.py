@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf.common import distribute
 from ssgan_tf.gans import RotationTask
 from ssgan_tf.training.trainer import make_train_loop
 from tests.helpers import random_images, set_weights_from, tiny_gan
@@ -63,14 +62,6 @@ def test_fit_equals_the_project_loop_on_one_device():
                     loop_logs(looped, tf.distribute.get_strategy(), data))
     for u, v in zip(fitted.ema_generator.weights, looped.ema_generator.weights):
         np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-5, atol=1e-6)
-
-
-@pytest.fixture(scope="module")
-def strategy():
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-    if len(devices) < 2:
-        pytest.skip("needs 2 logical CPU devices (configured in conftest)")
-    return distribute.make_strategy("mirrored")  # one per process (collective keys)
 
 
 @pytest.mark.slow  # ~20 s: three models, each fit / loop traced once

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ssgan_tf.common import distribute
 from ssgan_tf.gans import GAN, RotationTask, penalties
 from ssgan_tf.gans.tricks import ReplayBuffer, UnrolledDiscriminator
 from ssgan_tf.gans.tricks.replay import INDEX_SALT, MASK_SALT
@@ -437,12 +436,6 @@ def test_ttur_learning_rates():
 
 
 # ------------------------------------------------------------------ distribution, precision
-@pytest.fixture(scope="module")
-def strategy():
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-    if len(devices) < 2:
-        pytest.skip("needs 2 logical CPU devices (configured in conftest)")
-    return distribute.make_strategy("mirrored")  # one per process (collective keys)
 
 
 TRICKS_FOR_EQUIVALENCE = dict(
