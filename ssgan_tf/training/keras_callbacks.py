@@ -68,7 +68,28 @@ class _StepCallback(keras.callbacks.Callback):
         return step if step > self.begin_step else None
 
 
-class SampleGrid(_StepCallback):
+class _EveryStepsCallback(_StepCallback):
+    """`_write(step)` when the GAN's step crosses a multiple of `every_steps`, and at the end of
+    a fit that trained a step."""
+
+    every_steps: int
+
+    def _write(self, step: int) -> None:
+        raise NotImplementedError
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self.model.current_step()
+        if crossed(self.every_steps, self.last_step, step):
+            self._write(step)
+        self.last_step = step
+
+    def on_train_end(self, logs=None):
+        step = self._end_step()
+        if step is not None:
+            self._write(step)
+
+
+class SampleGrid(_EveryStepsCallback):
     """Every `every_steps` G steps, at the start of a fresh model (step 0) and at the end of
     `fit`: the loop's sample grid (`callbacks.SampleWriter`: `num_images` images of a fixed z
     drawn from `seed`, from the EMA generator when there is one) as
@@ -99,17 +120,6 @@ class SampleGrid(_StepCallback):
                                         self.num_images, self.seed)
         if step == 0:
             self._write(0)
-
-    def on_train_batch_end(self, batch, logs=None):
-        step = self.model.current_step()
-        if crossed(self.every_steps, self.last_step, step):
-            self._write(step)
-        self.last_step = step
-
-    def on_train_end(self, logs=None):
-        step = self._end_step()
-        if step is not None:
-            self._write(step)
 
 
 class _NoData:
@@ -187,7 +197,7 @@ class HookCallback(_StepCallback):
                 self._run(due, step)
 
 
-class TrainScalars(_StepCallback):
+class TrainScalars(_EveryStepsCallback):
     """Every `every_steps` G steps and at the end of `fit`: the logs of `train_step` (losses,
     accuracies, ADA's p) under the loop's TensorBoard tags (`callbacks.write_scalars`:
     `losses/`, `accuracy/`, `augment/`) in `model_dir/train`, each the mean over the batch ends
@@ -215,15 +225,7 @@ class TrainScalars(_StepCallback):
             if isinstance(value, (int, float)):
                 self._sums[key] = self._sums.get(key, 0.0) + float(value)
         self._count += 1
-        step = self.model.current_step()
-        if crossed(self.every_steps, self.last_step, step):
-            self._write(step)
-        self.last_step = step
-
-    def on_train_end(self, logs=None):
-        step = self._end_step()
-        if step is not None:
-            self._write(step)
+        super().on_train_batch_end(batch, logs)
 
 
 __all__ = ["HookCallback", "SampleGrid", "TrainScalars"]
