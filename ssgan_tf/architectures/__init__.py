@@ -31,3 +31,9 @@ def get_architecture(name: str):
         raise ValueError(f"Unknown architecture {name!r}; expected one of {ARCHITECTURES} "
                          "(gin binding `train.architecture`).")
     return _FAMILIES[name].Generator, _FAMILIES[name].Discriminator
+
+
+def architecture_name(network) -> str | None:
+    """The family name (`train.architecture`) of a generator or discriminator, or None."""
+    module = type(network).__module__
+    return next((name for name, family in _FAMILIES.items() if family.__name__ == module), None)

@@ -52,6 +52,17 @@ class DatasetSpec:
             ds = ds.map(self.finish, num_parallel_calls=tf.data.AUTOTUNE)
         return ds
 
+    def arrays(self, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+        """(images float32 [N, H, W, C] in [0, 1], labels int64 [N]) of a split, in memory: for
+        `GAN.fit` and NumPy users (the center view, as `__call__`)."""
+        images, labels = [], []
+        for batch in self(split).batch(1024).as_numpy_iterator():
+            images.append(batch["images"])
+            labels.append(batch["labels"])
+        if not images:
+            raise ValueError(f"Dataset {self.name!r} has no examples in split {split!r}.")
+        return np.concatenate(images), np.concatenate(labels).astype(np.int64)
+
     def labels_of(self, split: str) -> np.ndarray:
         """All labels of a split in stream order, as int64 (no image is decoded when the source
         can read labels alone)."""

@@ -3,10 +3,11 @@
 `E/discriminator` (images in [0, 1] [+ labels] -> pooled block features, final features, GAN and
 rotation logits). Loading either needs only TensorFlow.
 
-`export_model(model, info, export_dir)` is the library entry point; `maybe_export_at_end(model,
-info, model_dir)` is what training calls with `train.export_at_end = True`. The export is written
-to a temporary sibling directory and renamed into place, so a failed export never leaves a half
-module behind.
+`export_gan(model, export_dir)` exports a live GAN (trained with `fit`, or loaded from `.keras`),
+`export_from_model_dir(model_dir)` a training run, `maybe_export_at_end(model, info, model_dir)`
+what training calls with `train.export_at_end = True`; all call `export_model(model, info,
+export_dir)`. The export is written to a temporary sibling directory and renamed into place, so a
+failed export never leaves a half module behind.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ import keras
 import tensorflow as tf
 
 from ssgan_tf import __version__
+from ssgan_tf.architectures import architecture_name
 from ssgan_tf.common.progress import Progress
 from ssgan_tf.common.variables import variable_key
 from ssgan_tf.export.destination import ExportError, check_destination, move_into_place
 from ssgan_tf.export.modules import discriminator_module, generator_module
 from ssgan_tf.runs.checkpoints import latest_checkpoint
-from ssgan_tf.runs.restore import build_networks, load_gan, read_model_info
+from ssgan_tf.runs.restore import load_gan, read_model_info
 
-__all__ = ["ExportError", "export_from_model_dir", "export_model",
+__all__ = ["ExportError", "export_from_model_dir", "export_gan", "export_model",
            "maybe_export_at_end", "quiet_tensorflow_logs"]
 
 GIN_ASSET = "gin_config.gin"
@@ -53,31 +55,39 @@ def _copy_weights(target, source) -> None:
         key = variable_key(w)
         if key not in by_path or tuple(by_path[key].shape) != tuple(w.shape):
             raise ExportError(f"Cannot make a float32 copy of {source.name} for export: weight "
-                              f"{key} is missing or has another shape (were the gin bindings of "
-                              "training parsed?).")
+                              f"{key} is missing or has another shape (does its get_config describe "
+                              "the network completely?).")
         w.assign(tf.cast(tf.convert_to_tensor(by_path[key].value), w.dtype))
 
 
-def export_networks(model, info: dict):
-    """(generator, discriminator) to export: the model's own (G = `inference_generator()`, the EMA
-    copy when enabled) when they are float32 single-device networks, else float32 copies built
-    from `info` and the parsed gin bindings (mixed precision or distributed training)."""
-    generator, discriminator = model.inference_generator(), model.discriminator
-    if _is_plain_float32(generator) and _is_plain_float32(discriminator):
-        return generator, discriminator
-
+def float32_copy(network, name: str):
+    """A float32, single-device copy of `network` built from its own `get_config` (no gin needed),
+    holding the same weights."""
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        g_copy, d_copy = build_networks(info, name_prefix="export_")
-        y = tf.zeros([1], tf.int32) if generator.num_classes else None
-        g_copy(tf.zeros([1, generator.z_dim]), y, training=False)
-        d_copy(tf.zeros([1, *discriminator.image_shape]), y, training=False)
+        copy = type(network).from_config({**network.get_config(), "name": name,
+                                          "dtype": "float32"})
+        y = tf.zeros([1], tf.int32) if network.num_classes else None
+        if hasattr(network, "z_dim"):
+            copy(tf.zeros([1, network.z_dim]), y, training=False)
+        else:
+            copy(tf.zeros([1, *network.image_shape]), y, training=False)
     finally:
         keras.mixed_precision.set_global_policy(policy)
-    _copy_weights(g_copy, generator)
-    _copy_weights(d_copy, discriminator)
-    return g_copy, d_copy
+    _copy_weights(copy, network)
+    return copy
+
+
+def export_networks(model):
+    """(generator, discriminator) to export: the model's own (G = `inference_generator()`, the EMA
+    copy when enabled) when they are float32 single-device networks, else float32 copies
+    (mixed precision or distributed training)."""
+    generator, discriminator = model.inference_generator(), model.discriminator
+    if _is_plain_float32(generator) and _is_plain_float32(discriminator):
+        return generator, discriminator
+    return (float32_copy(generator, "export_generator"),
+            float32_copy(discriminator, "export_discriminator"))
 
 
 # ------------------------------------------------------------------------------ metadata
@@ -169,7 +179,7 @@ def export_model(model, info: dict, export_dir: str, model_dir: str | None = Non
     os.makedirs(parent, exist_ok=True)
     with quiet_tensorflow_logs(), Progress(5, "export", unit="step") as bar:
         bar.describe("export: float32 networks")
-        generator, discriminator = export_networks(model, info)
+        generator, discriminator = export_networks(model)
         bar.update(1)
         meta = _info_json(model, info)
         staging = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.tmp-", dir=parent)
@@ -182,6 +192,14 @@ def export_model(model, info: dict, export_dir: str, model_dir: str | None = Non
             raise
     return {"export_dir": export_dir, "generator": os.path.join(export_dir, "generator"),
             "discriminator": os.path.join(export_dir, "discriminator")}
+
+
+def export_gan(model, export_dir: str, overwrite: bool = False) -> dict:
+    """Exports a GAN trained in Python (`fit`, a loaded `.keras` file, or any live `GAN`) the way
+    `python -m ssgan_tf.export` exports a model_dir; returns the paths (see `export_model`)."""
+    info = {"architecture": architecture_name(model.generator), "step": model.current_step(),
+            "checkpoint": None}
+    return export_model(model, info, export_dir, overwrite=overwrite)
 
 
 def export_from_model_dir(model_dir: str, export_dir: str | None = None,

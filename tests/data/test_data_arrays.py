@@ -182,3 +182,14 @@ def test_from_arrays_trains_through_the_python_api(tmp_path):
     with pytest.raises(SsganError, match="`train labels` has 3 labels for the 32 images"):
         from_arrays(x, np.arange(3))
     assert tf.reduce_max(next(iter(spec("train")))["images"]) <= 1.0
+
+
+def test_a_split_comes_back_as_numpy_arrays_in_unit_range(tmp_path):
+    x = np.arange(3 * 4 * 4, dtype=np.uint8).reshape(3, 4, 4) * 5
+    spec = get_dataset(save(tmp_path / "a.npz", x_train=x, y_train=np.array([2, 0, 1])))
+    images, labels = spec.arrays("train")
+    assert images.shape == (3, 4, 4, 1) and images.dtype == np.float32
+    np.testing.assert_allclose(images[..., 0], x / 255.0, atol=1e-6)
+    assert labels.dtype == np.int64 and list(labels) == [2, 0, 1]
+    with pytest.raises(ValueError, match="has splits"):
+        spec.arrays("validation")
