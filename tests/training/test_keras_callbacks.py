@@ -176,3 +176,23 @@ def test_a_hook_that_reads_images_without_data_says_so(tmp_path):
                 callbacks=[HookCallback(MetricsHook(every=1, num_samples=8), tmp_path)])
     with pytest.raises(ValueError, match="integer `every`"):
         HookCallback(lambda step, context: {}, tmp_path)
+
+
+def test_linear_probe_hook_runs_from_fit(tmp_path):
+    from ssgan_tf.evaluation.probe_hook import LinearProbeHook
+
+    data = images(4)
+    labels = np.arange(len(data)) % 2  # a labelled dataset: the probe needs classes
+    hook = LinearProbeHook(every=2, num_train=16, num_test=16, batch_size=16, plot=False)
+    gan = tiny_gan(batch=BATCH)
+    gan.compile()
+    callback = HookCallback([hook], tmp_path / "run", data=(data, labels),
+                            print_fn=lambda line: None)
+    gan.fit(data, batch_size=BATCH, epochs=1, verbose=0, callbacks=[callback])
+    results = callback.results
+    assert results and all(k.startswith("probe/block") for k in results)
+    # The values of D at the end (step 4), probed again here on the same subsets.
+    again = hook.probe(gan.discriminator, callback.spec)
+    assert results == {f"probe/{k}": r["accuracy"] for k, r in again.items()}
+    curve = json.loads((tmp_path / "run" / "probe" / "probe_curve.json").read_text())
+    assert [r["step"] for r in curve["records"]] == [2, 4]
