@@ -7,7 +7,7 @@ from __future__ import annotations
 from ssgan_tf import runs
 from ssgan_tf.architectures import DEFAULT_RESOLUTION
 from ssgan_tf.common.errors import ConfigError
-from ssgan_tf.data import DatasetSpec, get_dataset
+from ssgan_tf.data import DatasetSpec, first_examples, get_dataset
 from ssgan_tf.data import labels as labels_lib
 from ssgan_tf.gans import GAN
 from ssgan_tf.training.config import TrainConfig
@@ -16,13 +16,19 @@ from ssgan_tf.training.user_data import data_spec
 
 def training_data(config: TrainConfig, data=None, print_fn=print) -> DatasetSpec:
     """`data` (arrays, a tf.data.Dataset or a DatasetSpec, see `user_data`) or else
-    `train.dataset`, with `train.pseudo_labels` / `train.labelled_fraction` applied."""
+    `train.dataset`, cut to `train.max_train_examples`, with `train.pseudo_labels` /
+    `train.labelled_fraction` applied."""
     if data is not None:
         spec = data_spec(data, conditional=config.conditional, resolution=config.resolution)
     else:
         spec = get_dataset(config.dataset, data_dir=config.data_dir,
                            resolution=config.resolution,
                            default_resolution=DEFAULT_RESOLUTION.get(config.architecture))
+    if config.max_train_examples is not None:
+        try:
+            spec = first_examples(spec, config.max_train_examples)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     for note in spec.notes:
         print_fn(note)
     if spec.size is not None and not spec.size.get("train"):

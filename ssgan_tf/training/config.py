@@ -42,7 +42,8 @@ class TrainConfig:
 
     Data: `dataset` is a registry name (`digits`, `synthetic`, `npz:PATH`, `folder:PATH`,
     `tfds:NAME`, a registered tfds name; docs/data.md) read from `data_dir` at `resolution`
-    (None: the dataset's own), or from Python a `DatasetSpec`. Model: `architecture`, `z_dim`,
+    (None: the dataset's own), or from Python a `DatasetSpec`; `max_train_examples` trains on the
+    first N training examples only (a small-data regime; the rest is the split `heldout`). Model: `architecture`, `z_dim`,
     `conditional` (class-conditional G and projection D). S3GAN / S2GAN: `labelled_fraction`
     keeps the labels of that fraction of the training images (stratified, chosen by
     `label_seed`; the others get -1); `pseudo_labels` is an .npz of `ssgan_tf.s2gan` whose cluster
@@ -62,6 +63,7 @@ class TrainConfig:
     dataset: str | DatasetSpec = "digits"
     data_dir: str | None = None
     resolution: int | None = None
+    max_train_examples: int | None = None
     architecture: str = "sndcgan"
     batch_size: int = 64
     z_dim: int = 128
@@ -106,6 +108,9 @@ class TrainConfig:
         _expect("resolution", self.resolution, self.resolution is None
                 or (_is_int(self.resolution) and self.resolution > 0),
                 "a positive integer or None (the dataset's own resolution)")
+        _expect("max_train_examples", self.max_train_examples, self.max_train_examples is None
+                or (_is_int(self.max_train_examples) and self.max_train_examples > 0),
+                "a positive integer or None (the whole training split)")
         for name in ("conditional", "deterministic", "export_at_end", "jit_compile"):
             _expect(name, getattr(self, name), isinstance(getattr(self, name), bool),
                     "True or False")
