@@ -15,6 +15,10 @@ reports, against `num_real` real images of the training dataset:
   (`gans.ssgan.rotation_accuracy`; a D that projects labels gets the images' labels). For a
   model trained without the rotation task (`RotationTask.mode = "none"`) the head is untrained
   and this is chance (0.25).
+- `eval/d_logit_train`, `eval/d_logit_heldout`, `eval/d_logit_gap`: D's mean GAN logit on
+  `rotation_examples` training reals and as many held-out reals, and their difference (the
+  overfitting signal, `evaluation.overfitting`). Held out (`heldout_split="auto"`): the split
+  `heldout` of a run with `train.max_train_examples`, else `test`; none, no gap.
 
 Why a hook: the SSGAN paper compares FID *over training*; the study (`experiments.study`) reads
 `model_dir/eval/metrics_curve.json` (one record per step, also redrawn as metrics_curve.png).
@@ -35,6 +39,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from ssgan_tf.data import HELDOUT
 from ssgan_tf.evaluation.metrics import (
     DomainFeatureExtractor,
     InceptionExtractor,
@@ -44,6 +49,7 @@ from ssgan_tf.evaluation.metrics import (
     parse_metrics,
 )
 from ssgan_tf.evaluation.metrics.evaluation import PRDC_KEYS
+from ssgan_tf.evaluation.overfitting import logit_gap
 from ssgan_tf.evaluation.probe_hook import append_record, plot_curves
 from ssgan_tf.gans.sampling import fixed_z
 from ssgan_tf.gans.ssgan import rotation_accuracy
@@ -79,7 +85,8 @@ class MetricsHook:
                  num_real: int | None = None, real_split: str = "train",
                  rotation_examples: int = 256, cache_dir: str | None = None,
                  kid_subset_size: int = 500, kid_subsets: int = 50, batch_size: int = 100,
-                 seed: int = 1234, plot: bool = True, metrics=("fid", "kid")):
+                 seed: int = 1234, plot: bool = True, metrics=("fid", "kid"),
+                 heldout_split: str | None = "auto"):
         self.metrics = parse_metrics(metrics)
         if set(self.metrics) - set(HOOK_METRICS):
             raise ValueError(f"MetricsHook.metrics={list(metrics)}: the hook computes a subset "
@@ -100,6 +107,7 @@ class MetricsHook:
         self.num_samples = num_samples
         self.num_real = num_real or num_samples
         self.real_split = real_split
+        self.heldout_split = heldout_split
         self.rotation_examples = rotation_examples
         self.cache_dir = cache_dir
         self.kid_subset_size = min(kid_subset_size, num_samples, self.num_real)
@@ -140,6 +148,22 @@ class MetricsHook:
         self._extractors, self._reference = extractors, reference
         self._real_rotation = real[:self.rotation_examples].astype(np.float32) / 255.0
         self._real_labels = labels[:self.rotation_examples]
+        self._heldout = None
+        split = self._heldout_split(spec)
+        if split is not None:
+            heldout, heldout_labels = real_images(spec, split, self.rotation_examples)
+            self._heldout = (heldout.astype(np.float32) / 255.0, heldout_labels)
+        self.heldout_split = split
+
+    def _heldout_split(self, spec) -> str | None:
+        if self.heldout_split != "auto":
+            if self.heldout_split is not None and self.heldout_split not in spec.splits:
+                raise ValueError(f"MetricsHook.heldout_split={self.heldout_split!r}: dataset "
+                                 f"{spec.name!r} has splits {spec.splits}.")
+            return self.heldout_split
+        if HELDOUT in spec.splits:
+            return HELDOUT
+        return "test" if "test" in spec.splits and self.real_split != "test" else None
 
     def sample_labels(self, model):
         """The labels of `samples` (i mod num_classes), or None for unconditional models."""
@@ -191,6 +215,9 @@ class MetricsHook:
         scalars["rotation_accuracy_fake"] = rotation_accuracy(
             model.discriminator, fake_rotation,
             None if fake_labels is None else fake_labels[:self.rotation_examples])
+        if self._heldout is not None:
+            scalars.update(logit_gap(model.discriminator, self._real_rotation, self._heldout[0],
+                                     self._real_labels, self._heldout[1]))
         return scalars
 
     def __call__(self, step: int, context) -> dict[str, float]:
@@ -206,6 +233,7 @@ class MetricsHook:
                     "inception_every": self.inception_every,
                     "domain_extractor": os.path.basename(self.domain_path or "") or None,
                     "rotation_examples": self.rotation_examples, "z_seed": self.seed,
+                    "heldout_split": self.heldout_split,
                     **getattr(self, "provenance", {})}
         records = append_record(os.path.join(directory, "metrics_curve.json"),
                                 {"step": int(step), **scalars, "seconds": round(seconds, 2)},
