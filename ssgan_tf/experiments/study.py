@@ -47,10 +47,12 @@ from ssgan_tf.evaluation.probe_hook import LinearProbeHook, random_init_probe
 from ssgan_tf.training.config import TrainConfig, current_config
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VARIANTS = {"gan": "GAN (no rotation loss)", "ssgan": "SSGAN", "ssgan_sbn": "SSGAN + sBN in G"}
+VARIANTS = {"gan": "GAN (no rotation loss)", "ssgan": "SSGAN", "ssgan_sbn": "SSGAN + sBN in G",
+            "gan_diffaug": "GAN + DiffAugment", "ssgan_diffaug": "SSGAN + DiffAugment"}
+DEFAULT_VARIANTS = ("gan", "ssgan", "ssgan_sbn")
 HOOKS = "train.hooks = [@LinearProbeHook(), @MetricsHook()]"
 FINAL_KEYS = ("fid", "kid", "domain_fd", "domain_kid", "rotation_accuracy_real",
-              "rotation_accuracy_fake")
+              "rotation_accuracy_fake", "d_logit_train", "d_logit_heldout", "d_logit_gap")
 
 
 class StudyError(ValueError):
@@ -342,7 +344,8 @@ def plot_study(dataset_key: str, aggregated: dict, random_init: dict, path_prefi
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"gan": "tab:red", "ssgan": "tab:blue", "ssgan_sbn": "tab:green"}
+    colors = {"gan": "tab:red", "ssgan": "tab:blue", "ssgan_sbn": "tab:green",
+              "gan_diffaug": "tab:orange", "ssgan_diffaug": "tab:purple"}
     paths = []
 
     def band(ax, curve, label, color, style="-"):
@@ -398,9 +401,11 @@ def plot_study(dataset_key: str, aggregated: dict, random_init: dict, path_prefi
         paths.append(f"{path_prefix}_probe.png")
         fig.savefig(paths[-1], dpi=80)
         plt.close(fig)
-    # Rotation accuracy.
-    fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.0), sharey=True)
-    for ax, key in zip(axes, ("rotation_accuracy_real", "rotation_accuracy_fake")):
+    # Rotation accuracy, and D's overfitting signal when a held-out split was measured.
+    keys = ["rotation_accuracy_real", "rotation_accuracy_fake"]
+    keys += [k for k in ("d_logit_gap",) if any(k in a["metrics"] for a in aggregated.values())]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.3 * len(keys), 3.0))
+    for ax, key in zip(axes, keys):
         for variant, agg in aggregated.items():
             if key in agg["metrics"]:
                 band(ax, agg["metrics"][key], VARIANTS.get(variant, variant),
@@ -469,7 +474,8 @@ def _over_training_markdown(aggregated: dict, random_init: dict) -> list[str]:
     lines: list[str] = []
     tables = [("metrics", "fid", "FID (Inception)", 1), ("metrics", "domain_fd", "domain FD", 1),
               ("metrics", "rotation_accuracy_real", "rotation accuracy, real", 3),
-              ("metrics", "rotation_accuracy_fake", "rotation accuracy, fake", 3)]
+              ("metrics", "rotation_accuracy_fake", "rotation accuracy, fake", 3),
+              ("metrics", "d_logit_gap", "D logit gap, train - held-out reals", 3)]
     blocks = sorted({k for a in aggregated.values() for k in a["probe"] if k.startswith("block")},
                     key=lambda k: int(k[5:]))
     tables += [("probe", b, f"linear probe, {b}", 3) for b in blocks[-2:]]
@@ -504,6 +510,7 @@ def _markdown(dataset_key, finals, random_init, linear, plots, output_dir) -> li
     cols = [("fid", "FID", 1), ("kid", "KID", 4), ("domain_fd", "domain FD", 2),
             ("domain_kid", "domain KID", 4), ("rotation_accuracy_real", "rot. acc. real", 3),
             ("rotation_accuracy_fake", "rot. acc. fake", 3),
+            ("d_logit_gap", "D logit gap", 3),
             ("train_img_per_s", "train img/s", 0), ("wall_time_s", "wall s", 0)]
     lines.append("| variant | " + " | ".join(c[1] for c in cols) + " |")
     lines.append("|---" * (len(cols) + 1) + "|")
@@ -541,7 +548,7 @@ def _markdown(dataset_key, finals, random_init, linear, plots, output_dir) -> li
 
 # ------------------------------------------------------------------------------ driver
 def run_study(output_dir: str, inception: str | None, datasets: Sequence[str] = ("digits",),
-              variants: Sequence[str] = tuple(VARIANTS), seeds: Sequence[int] = (0, 1, 2),
+              variants: Sequence[str] = DEFAULT_VARIANTS, seeds: Sequence[int] = (0, 1, 2),
               gin_params: Sequence[str] = (), domain: bool = True,
               linear_eval_datasets: Sequence[str] = (), gin_dir: str | None = None,
               print_fn=print) -> dict:
@@ -596,7 +603,7 @@ def build_parser() -> cli.Parser:
     parser.add_argument("--inception", help="Local FID Inception weights (.npz / .pb / .pth); "
                         "'none' skips FID/KID.")
     parser.add_csv("datasets", ["digits"], "Keys of gin/results_<dataset>_<variant>.gin")
-    parser.add_csv("variants", list(VARIANTS), "gan, ssgan, ssgan_sbn")
+    parser.add_csv("variants", list(DEFAULT_VARIANTS), ", ".join(VARIANTS))
     parser.add_csv("seeds", ["0", "1", "2"], "train.seed values")
     parser.add_list("gin_param", "Extra binding for every run (e.g. 'train.num_steps = 200')")
     parser.add_bool("domain", True, "Train / use the domain-feature extractor")
