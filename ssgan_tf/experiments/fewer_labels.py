@@ -33,7 +33,7 @@ from ssgan_tf.runs.restore import load_gan
 
 VARIANTS = {
     # name: (module, gin file, extra bindings, description)
-    "ssgan_unconditional": ("ssgan_tf.train", "gin/quickstart.gin", [],
+    "ssgan_unconditional": ("ssgan_tf.train", "gin/quickstart_quality.gin", [],
                             "SSGAN, no labels (unconditional)"),
     "s2gan": ("ssgan_tf.s2gan", "gin/digits_s2gan.gin", [],
               "S2GAN: no labels, 10 k-means clusters of a rotation-pretrained D"),
