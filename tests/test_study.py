@@ -59,7 +59,8 @@ def test_mean_std_and_curve_aggregation():
 
 
 @pytest.mark.slow
-def test_study_runs_aggregates_and_resumes(tmp_path):
+def test_study_runs_aggregates_and_resumes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SSGAN_TF_PROGRESS", "1")  # as on a terminal: a bar over the runs
     gin_dir = tmp_path / "gin"
     gin_dir.mkdir()
     for variant, mode in (("gan", "none"), ("ssgan", "rotation_gan")):
@@ -81,6 +82,9 @@ def test_study_runs_aggregates_and_resumes(tmp_path):
         assert (out / "plots" / name).stat().st_size > 2000
     table = (out / "results.md").read_text()
     assert "| SSGAN |" in table and "random init" in table
+    bar = capsys.readouterr().err
+    assert "study: toy gan seed 0" in bar and "2/2" in bar and ("run/s" in bar or "s/run" in bar)
+    assert any(line.startswith("[") and "train:" in line for line in lines)  # the log lines
     # Second invocation: nothing is trained again.
     lines.clear()
     study.run_study(str(out), None, datasets=["toy"], variants=["gan", "ssgan"], seeds=[0],

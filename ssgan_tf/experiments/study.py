@@ -39,6 +39,7 @@ from threadpoolctl import threadpool_limits
 from ssgan_tf import runs
 from ssgan_tf.common import cli
 from ssgan_tf.common.configs import parse_gin
+from ssgan_tf.common.progress import Progress
 from ssgan_tf.data import get_dataset
 from ssgan_tf.evaluation import probe as probe_lib
 from ssgan_tf.evaluation.metrics import DomainFeatureExtractor, file_sha256
@@ -571,25 +572,33 @@ def run_study(output_dir: str, inception: str | None, datasets: Sequence[str] = 
     inception = os.path.abspath(inception) if inception else None
     command_gin_dir = (GIN_DIR if gin_dir == os.path.join(REPO_ROOT, GIN_DIR) else gin_dir)
     started = time.time()
-    for dataset_key in datasets:
-        settings = _gin_settings(gin_file(dataset_key, variants[0], gin_dir), gin_params)
-        domain_path = (domain_extractor(output_dir, dataset_key, settings.dataset,
-                                        print_fn=print_fn) if domain else None)
-        cache_dir = os.path.join(output_dir, dataset_key, "cache")
-        for seed in seeds:
-            for variant in variants:
-                model_dir = os.path.join(output_dir, dataset_key, variant, f"seed{seed}")
-                command = train_command(dataset_key, variant, seed, model_dir, inception,
-                                        domain_path, cache_dir, gin_params, command_gin_dir)
-                num_steps = _gin_settings(gin_file(dataset_key, variant, gin_dir),
-                                          gin_params).num_steps
-                train_run(command, model_dir, num_steps, print_fn)
-                collect_run(model_dir, dataset_key, variant, seed, command, num_steps,
-                            command_gin_dir)
-        random_init_probes(output_dir, dataset_key, seeds, print_fn, gin_dir, variants[-1])
-        if dataset_key in linear_eval_datasets:
-            full_linear_eval(output_dir, dataset_key, variants, seeds, print_fn, gin_dir)
-        aggregate(output_dir, datasets, variants, seeds, print_fn)
+    with Progress(len(datasets) * len(variants) * len(seeds), "study", unit="run") as bar:
+        def say(line: str) -> None:
+            bar.write(line, print_fn)
+
+        for dataset_key in datasets:
+            settings = _gin_settings(gin_file(dataset_key, variants[0], gin_dir), gin_params)
+            domain_path = (domain_extractor(output_dir, dataset_key, settings.dataset,
+                                            print_fn=say) if domain else None)
+            cache_dir = os.path.join(output_dir, dataset_key, "cache")
+            for seed in seeds:
+                for variant in variants:
+                    bar.describe(f"study: {dataset_key} {variant} seed {seed}")
+                    model_dir = os.path.join(output_dir, dataset_key, variant, f"seed{seed}")
+                    command = train_command(dataset_key, variant, seed, model_dir, inception,
+                                            domain_path, cache_dir, gin_params,
+                                            command_gin_dir)
+                    num_steps = _gin_settings(gin_file(dataset_key, variant, gin_dir),
+                                              gin_params).num_steps
+                    train_run(command, model_dir, num_steps, say)
+                    collect_run(model_dir, dataset_key, variant, seed, command, num_steps,
+                                command_gin_dir)
+                    bar.update(1)
+            bar.describe(f"study: {dataset_key} probes and tables")
+            random_init_probes(output_dir, dataset_key, seeds, say, gin_dir, variants[-1])
+            if dataset_key in linear_eval_datasets:
+                full_linear_eval(output_dir, dataset_key, variants, seeds, say, gin_dir)
+            aggregate(output_dir, datasets, variants, seeds, say)
     results = aggregate(output_dir, datasets, variants, seeds, print_fn)
     print_fn(f"study finished in {(time.time() - started) / 60:.1f} min (this invocation)")
     return results
