@@ -452,3 +452,16 @@ def test_training_exports_at_the_end_when_asked(tmp_path):
     assert int(d.step.numpy()) == 2
     assert (tmp_path / "export" / "generator" / "saved_model.pb").exists()
     assert any("export" in line and "generator" in line for line in lines)
+
+
+def test_export_gan_exports_a_live_gan_without_a_model_dir(tmp_path):
+    from tests.helpers import tiny_gan
+
+    gan = tiny_gan(ch=4)
+    paths = export.export_gan(gan, str(tmp_path / "fitted"))
+    info = json.loads((Path(paths["generator"]) / "assets" / "ssgan_tf_info.json").read_text())
+    assert (info["architecture"], info["step"], info["checkpoint"]) == ("sndcgan", 0, None)
+    z = tf.random.stateless_uniform([2, 16], [5, 6], -1, 1)
+    np.testing.assert_allclose(tf.saved_model.load(paths["generator"])(z), gan(z), atol=1e-6)
+    with pytest.raises(export.ExportError):  # an existing export is never replaced silently
+        export.export_gan(gan, str(tmp_path / "fitted"))

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -20,6 +21,7 @@ def _python_api_block() -> str:
     return block
 
 
+@pytest.mark.slow  # ~30 s (62 real steps); fit, .keras, callbacks, export_gan are fast elsewhere
 def test_the_readme_python_api_block_runs_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
