@@ -4,6 +4,8 @@ over seeds), plots, the markdown table, and resumability (a second invocation tr
 from __future__ import annotations
 
 import json
+import os
+import re
 
 import pytest
 
@@ -67,8 +69,14 @@ def test_study_runs_aggregates_and_resumes(tmp_path, monkeypatch, capsys):
         (gin_dir / f"results_toy_{variant}.gin").write_text(GIN.format(mode=mode))
     out = tmp_path / "out"
     lines = []
+    parallel = min(2, len(os.sched_getaffinity(0)))  # both runs at once, one core each
     results = study.run_study(str(out), None, datasets=["toy"], variants=["gan", "ssgan"],
-                              seeds=[0], gin_dir=str(gin_dir), print_fn=lines.append)
+                              seeds=[0], gin_dir=str(gin_dir), print_fn=lines.append,
+                              parallel=parallel)
+    cpus = [json.loads((out / "toy" / v / "seed0" / "attempts.json").read_text())[0]["cpus"]
+            for v in ("gan", "ssgan")]
+    if parallel == 2:
+        assert sorted(len(c) for c in cpus) == [1, 1] and cpus[0] != cpus[1]
     for variant in ("gan", "ssgan"):
         run = json.loads((out / "toy" / variant / "seed0" / "run.json").read_text())
         assert run["final_step"] == 4 and run["train_img_per_s"] > 0
@@ -83,15 +91,43 @@ def test_study_runs_aggregates_and_resumes(tmp_path, monkeypatch, capsys):
     table = (out / "results.md").read_text()
     assert "| SSGAN |" in table and "random init" in table
     bar = capsys.readouterr().err
-    assert "study: toy gan seed 0" in bar and "2/2" in bar and ("run/s" in bar or "s/run" in bar)
-    assert any(line.startswith("[") and "train:" in line for line in lines)  # the log lines
+    assert "study: toy " in bar and "2/2" in bar and ("run/s" in bar or "s/run" in bar)
+    started = [line for line in lines if re.match(r"\[[\d:]+\] train( \(cores [\d,]+\))?: ", line)]
+    assert len(started) == 2 and (parallel == 1 or all("(cores " in line for line in started))
     # Second invocation: nothing is trained again.
     lines.clear()
     study.run_study(str(out), None, datasets=["toy"], variants=["gan", "ssgan"], seeds=[0],
                     gin_dir=str(gin_dir), print_fn=lines.append)
-    assert not any("train:" in line for line in lines)
+    assert not any("] train" in line for line in lines)
     attempts = json.loads((out / "toy" / "ssgan" / "seed0" / "attempts.json").read_text())
     assert len(attempts) == 1
+
+
+def test_parallel_runs_get_disjoint_cores_and_failures_surface_after_all_ran(monkeypatch):
+    monkeypatch.setattr(study.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 5})
+    assert study.core_slots(1) == [None]
+    assert study.core_slots(2) == [[0, 1], [2, 3]]
+    assert study.core_slots(5) == [[0], [1], [2], [3], [5]]
+    for bad in (0, 6, 1.5):
+        with pytest.raises(study.StudyError, match="--parallel"):
+            study.core_slots(bad)
+    ran, done = [], []
+
+    def job(name, fail=False):
+        def run(cpus):
+            ran.append((name, tuple(cpus)))
+            if fail:
+                raise RuntimeError(f"{name} failed")
+        return run
+
+    with pytest.raises(RuntimeError, match="b failed"):
+        study.run_jobs([job("a"), job("b", fail=True), job("c")], [[0], [1]],
+                       on_done=lambda: done.append(1))
+    assert sorted(name for name, _ in ran) == ["a", "b", "c"] and len(done) == 3
+    assert {cpus for _, cpus in ran} <= {(0,), (1,)}
+    assert study.pinned_env([2, 3]) == {"OMP_NUM_THREADS": "2", "TF_NUM_INTRAOP_THREADS": "2",
+                                        "TF_NUM_INTEROP_THREADS": "1"}
+    assert study.pinned_env(None) == {}
 
 
 def test_bad_input_is_a_clear_error(tmp_path):

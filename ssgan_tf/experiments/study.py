@@ -17,14 +17,22 @@ Resumable: a run whose `summary.json` reached `train.num_steps` is not trained a
 interrupted one resumes from its latest checkpoint (`train()` does that). Stages that wrote their
 JSON are skipped. Re-running after everything finished only re-aggregates.
 
+`--parallel=N` trains N runs at once, each pinned to its own 1/N of the cores with as many
+TensorFlow / OpenMP threads (small models use two cores poorly, so two one-core runs finish
+sooner than two two-core runs in a row); the precision is each gin file's (`auto`: bf16 where the
+CPU has it, float32 elsewhere, a GPU's own choice on a GPU), so the same command runs anywhere.
+
 Why subprocesses: each run gets a fresh TF/Keras/gin state and its command is exactly what a user
 types to reproduce one number. `--config=FILE.json` may hold any of the flags as keys.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import json
 import os
+import queue
 import shlex
 import subprocess
 import sys
@@ -135,9 +143,11 @@ def run_done(model_dir: str, num_steps: int) -> bool:
     return os.path.isfile(path) and _read_json(path).get("step", 0) >= num_steps
 
 
-def train_run(command: list[str], model_dir: str, num_steps: int, print_fn=print) -> None:
+def train_run(command: list[str], model_dir: str, num_steps: int, print_fn=print,
+              cpus: Sequence[int] | None = None) -> None:
     """Runs (or resumes) one training process unless finished; logs to model_dir/train.log and
-    appends each attempt's summary to model_dir/attempts.json."""
+    appends each attempt's summary to model_dir/attempts.json. `cpus`: pin the process to these
+    cores with as many TensorFlow / OpenMP threads (None: no pinning)."""
     if run_done(model_dir, num_steps):
         return
     os.makedirs(model_dir, exist_ok=True)
@@ -151,7 +161,7 @@ def train_run(command: list[str], model_dir: str, num_steps: int, print_fn=print
     with open(lock, "w") as f:
         f.write(str(os.getpid()))
     try:
-        _train_process(command, model_dir, print_fn)
+        _train_process(command, model_dir, print_fn, cpus)
     finally:
         os.remove(lock)
 
@@ -164,9 +174,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _train_process(command: list[str], model_dir: str, print_fn) -> None:
+def pinned_env(cpus: Sequence[int] | None) -> dict:
+    """Thread-count variables for a process pinned to `cpus` (empty when not pinned)."""
+    if not cpus:
+        return {}
+    n = str(len(cpus))
+    return {"OMP_NUM_THREADS": n, "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": "1"}
+
+
+def _train_process(command: list[str], model_dir: str, print_fn,
+                   cpus: Sequence[int] | None = None) -> None:
     printable = " ".join(shlex.quote(c) for c in ["python", *command[1:]])
-    print_fn(f"[{time.strftime('%H:%M:%S')}] train: {printable}")
+    where = f" (cores {','.join(map(str, cpus))})" if cpus else ""
+    print_fn(f"[{time.strftime('%H:%M:%S')}] train{where}: {printable}")
     start = time.time()
     with open(os.path.join(model_dir, "train.log"), "a") as log:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {printable}\n")
@@ -174,12 +194,15 @@ def _train_process(command: list[str], model_dir: str, print_fn) -> None:
         code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
                                env={**os.environ, "PYTHONPATH": REPO_ROOT + os.pathsep
                                     + os.environ.get("PYTHONPATH", ""),
-                                    "TF_CPP_MIN_LOG_LEVEL": "2"})
+                                    "TF_CPP_MIN_LOG_LEVEL": "2", **pinned_env(cpus)},
+                               preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus
+                               else None)
     elapsed = time.time() - start
     summary_path = os.path.join(model_dir, "summary.json")
     attempts_path = os.path.join(model_dir, "attempts.json")
     attempts = _read_json(attempts_path) if os.path.isfile(attempts_path) else []
     attempts.append({"exit_code": code, "process_wall_s": round(elapsed, 1),
+                     "cpus": list(cpus) if cpus else None,
                      "summary": _read_json(summary_path) if os.path.isfile(summary_path) else None})
     _write_json(attempts_path, attempts)
     if code != 0:
@@ -548,14 +571,59 @@ def _markdown(dataset_key, finals, random_init, linear, plots, output_dir) -> li
 
 
 # ------------------------------------------------------------------------------ driver
+def core_slots(parallel: int) -> list:
+    """`parallel` disjoint, equal sets of the cores this process may use, one per concurrent
+    run; `[None]` (no pinning) for one run at a time."""
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+        raise StudyError(f"--parallel={parallel!r}: expected a positive integer.")
+    if parallel == 1:
+        return [None]
+    cores = sorted(os.sched_getaffinity(0))
+    if parallel > len(cores):
+        raise StudyError(f"--parallel={parallel}: this process may use {len(cores)} cores "
+                         f"({cores}); run at most that many trainings at once.")
+    per_run = len(cores) // parallel
+    return [cores[i * per_run:(i + 1) * per_run] for i in range(parallel)]
+
+
+def run_jobs(jobs: Sequence, slots: Sequence, on_done=lambda: None) -> None:
+    """Calls each job with a free slot (a core set or None), `len(slots)` at a time; all jobs
+    run even when one fails, then the first failure is raised."""
+    free: queue.Queue = queue.Queue()
+    for slot in slots:
+        free.put(slot)
+
+    def work(job):
+        slot = free.get()
+        try:
+            job(slot)
+        finally:
+            free.put(slot)
+            on_done()
+
+    with concurrent.futures.ThreadPoolExecutor(len(slots)) as pool:
+        futures = [pool.submit(work, job) for job in jobs]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]
+
+
+def _one_run(description: str, command: list[str], model_dir: str, num_steps: int, key: tuple,
+             command_gin_dir: str, bar: Progress, say, cpus) -> None:
+    bar.describe(description)
+    train_run(command, model_dir, num_steps, say, cpus)
+    collect_run(model_dir, *key, command, num_steps, command_gin_dir)
+
+
 def run_study(output_dir: str, inception: str | None, datasets: Sequence[str] = ("digits",),
               variants: Sequence[str] = DEFAULT_VARIANTS, seeds: Sequence[int] = (0, 1, 2),
               gin_params: Sequence[str] = (), domain: bool = True,
               linear_eval_datasets: Sequence[str] = (), gin_dir: str | None = None,
-              print_fn=print) -> dict:
+              print_fn=print, parallel: int = 1) -> dict:
     """Trains what is missing, then aggregates (see the module docstring). `inception=None`
     skips FID/KID (tests); `gin_dir` holds the results_<dataset>_<variant>.gin files (default:
-    the repository's gin/)."""
+    the repository's gin/); `parallel` runs that many trainings at once, each pinned to its own
+    share of the cores (`core_slots`)."""
     if inception is not None and not os.path.isfile(inception):
         raise StudyError(f"--inception={inception!r} does not exist: pass the local FID "
                          "Inception weights (e.g. fid_inception_v3_2015_12_05_weights.npz).")
@@ -572,10 +640,12 @@ def run_study(output_dir: str, inception: str | None, datasets: Sequence[str] = 
     inception = os.path.abspath(inception) if inception else None
     command_gin_dir = (GIN_DIR if gin_dir == os.path.join(REPO_ROOT, GIN_DIR) else gin_dir)
     started = time.time()
+    slots = core_slots(parallel)
     with Progress(len(datasets) * len(variants) * len(seeds), "study", unit="run") as bar:
         def say(line: str) -> None:
             bar.write(line, print_fn)
 
+        jobs = []
         for dataset_key in datasets:
             settings = _gin_settings(gin_file(dataset_key, variants[0], gin_dir), gin_params)
             domain_path = (domain_extractor(output_dir, dataset_key, settings.dataset,
@@ -583,17 +653,18 @@ def run_study(output_dir: str, inception: str | None, datasets: Sequence[str] = 
             cache_dir = os.path.join(output_dir, dataset_key, "cache")
             for seed in seeds:
                 for variant in variants:
-                    bar.describe(f"study: {dataset_key} {variant} seed {seed}")
                     model_dir = os.path.join(output_dir, dataset_key, variant, f"seed{seed}")
                     command = train_command(dataset_key, variant, seed, model_dir, inception,
                                             domain_path, cache_dir, gin_params,
                                             command_gin_dir)
                     num_steps = _gin_settings(gin_file(dataset_key, variant, gin_dir),
                                               gin_params).num_steps
-                    train_run(command, model_dir, num_steps, say)
-                    collect_run(model_dir, dataset_key, variant, seed, command, num_steps,
-                                command_gin_dir)
-                    bar.update(1)
+                    jobs.append(functools.partial(
+                        _one_run, f"study: {dataset_key} {variant} seed {seed}", command,
+                        model_dir, num_steps, (dataset_key, variant, seed), command_gin_dir,
+                        bar, say))
+        run_jobs(jobs, slots, on_done=lambda: bar.update(1))
+        for dataset_key in datasets:
             bar.describe(f"study: {dataset_key} probes and tables")
             random_init_probes(output_dir, dataset_key, seeds, say, gin_dir, variants[-1])
             if dataset_key in linear_eval_datasets:
@@ -618,6 +689,8 @@ def build_parser() -> cli.Parser:
     parser.add_bool("domain", True, "Train / use the domain-feature extractor")
     parser.add_csv("linear_eval_datasets", [], "Datasets whose final Ds (and random-init Ds) "
                    "get a full linear_eval")
+    parser.add_argument("--parallel", type=int, default=1, help="Trainings at once, each pinned "
+                        "to an equal share of the cores (1: one at a time, on all of them).")
     parser.add_argument("--gin_dir", help="Directory of the results_<dataset>_<variant>.gin "
                         "files (default: the repository's gin/).")
     return parser
@@ -642,7 +715,7 @@ def run_from_args(args) -> None:
     run_study(args.output_dir, inception, args.datasets, args.variants,
               [int(s) for s in args.seeds], args.gin_param, args.domain,
               args.linear_eval_datasets, args.gin_dir,
-              print_fn=lambda message: print(message, flush=True))
+              print_fn=lambda message: print(message, flush=True), parallel=args.parallel)
 
 
 def main(argv: list[str] | None = None) -> int:
