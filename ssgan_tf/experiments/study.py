@@ -18,8 +18,8 @@ interrupted one resumes from its latest checkpoint (`train()` does that). Stages
 JSON are skipped. Re-running after everything finished only re-aggregates.
 
 `--parallel=N` trains N runs at once, each pinned to its own 1/N of the cores with as many
-TensorFlow / OpenMP threads (small models use two cores poorly, so two one-core runs finish
-sooner than two two-core runs in a row); the precision is each gin file's (`auto`: bf16 where the
+TensorFlow / OpenMP threads (whether that beats one run on all cores depends on the model and
+the machine: measure a run of each); the precision is each gin file's (`auto`: bf16 where the
 CPU has it, float32 elsewhere, a GPU's own choice on a GPU), so the same command runs anywhere.
 
 Why subprocesses: each run gets a fresh TF/Keras/gin state and its command is exactly what a user
