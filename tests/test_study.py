@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -128,6 +129,24 @@ def test_parallel_runs_get_disjoint_cores_and_failures_surface_after_all_ran(mon
     assert study.pinned_env([2, 3]) == {"OMP_NUM_THREADS": "2", "TF_NUM_INTRAOP_THREADS": "2",
                                         "TF_NUM_INTEROP_THREADS": "1"}
     assert study.pinned_env(None) == {}
+
+
+def test_a_preset_sets_its_flags_and_the_command_line_wins():
+    from ssgan_tf.experiments.presets import PRESETS
+
+    parser = study.build_parser()
+    defaults = vars(parser.parse_args([]))
+    args = parser.parse_args(["--preset=small_data", "--seeds=7"])
+    study.apply_preset(args, defaults)
+    flags = PRESETS["small_data"]["flags"]
+    assert args.datasets == flags["datasets"] and args.variants == flags["variants"]
+    assert args.output_dir == flags["output_dir"] and args.seeds == ["7"]
+    for name, preset in PRESETS.items():  # every preset names gin files that exist
+        for dataset in preset["flags"]["datasets"]:
+            for variant in preset["flags"]["variants"]:
+                assert (Path(study.REPO_ROOT) / study.gin_file(dataset, variant)).is_file(), name
+    with pytest.raises(study.StudyError, match="unknown; the presets are small_data"):
+        study.apply_preset(parser.parse_args(["--preset=nope"]), defaults)
 
 
 def test_bad_input_is_a_clear_error(tmp_path):

@@ -3,6 +3,8 @@ r"""The results study (issue 11): GAN vs SSGAN vs SSGAN + sBN, several seeds, en
     python -m ssgan_tf.experiments.study --output_dir=runs/study \
         --inception=../shared/data/inception/fid_inception_v3_2015_12_05_weights.npz \
         --datasets=digits,cifar10subset --variants=gan,ssgan,ssgan_sbn --seeds=0,1,2
+    python -m ssgan_tf.experiments.study --preset=small_data --inception=PATH   # a named study
+                                                                  # (experiments/presets.py)
 
 For every (dataset, variant, seed) it trains `gin/results_<dataset>_<variant>.gin` with
 `train.seed = seed` and two evaluation hooks (`probe_hook.LinearProbeHook`,
@@ -53,6 +55,7 @@ from ssgan_tf.evaluation import probe as probe_lib
 from ssgan_tf.evaluation.metrics import DomainFeatureExtractor, file_sha256
 from ssgan_tf.evaluation.metrics_hook import real_images
 from ssgan_tf.evaluation.probe_hook import LinearProbeHook, random_init_probe
+from ssgan_tf.experiments.presets import PRESETS, preset_help
 from ssgan_tf.training.config import TrainConfig, current_config
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -677,6 +680,8 @@ def run_study(output_dir: str, inception: str | None, datasets: Sequence[str] = 
 
 def build_parser() -> cli.Parser:
     parser = cli.Parser("ssgan_tf.experiments.study", __doc__)
+    parser.add_argument("--preset", help="A named study (its flags; flags given here win): "
+                        + preset_help())
     parser.add_argument("--config", help="JSON file whose keys set any of these flags.")
     parser.add_argument("--output_dir", default="runs/study", help="Where runs, plots and "
                         "tables go.")
@@ -699,12 +704,25 @@ def build_parser() -> cli.Parser:
 def _apply_config_file(args) -> None:
     """`--config=F`: a JSON file's keys set flags (flags given on the command line lose)."""
     for key, value in _read_json(args.config).items():
-        if key not in vars(args) or key == "config":
+        if key not in vars(args) or key in ("config", "preset"):
             raise StudyError(f"--config={args.config}: unknown key {key!r}.")
         setattr(args, key, value)
 
 
+def apply_preset(args, defaults: dict) -> None:
+    """`--preset=NAME`: the preset's flags, except those given on the command line (flags that
+    differ from their defaults)."""
+    if args.preset not in PRESETS:
+        raise StudyError(f"--preset={args.preset!r}: unknown; the presets are "
+                         f"{', '.join(PRESETS)}.")
+    for key, value in PRESETS[args.preset]["flags"].items():
+        if getattr(args, key) == defaults[key]:
+            setattr(args, key, value)
+
+
 def run_from_args(args) -> None:
+    if args.preset:
+        apply_preset(args, vars(build_parser().parse_args([])))
     if args.config:
         _apply_config_file(args)
     if not args.inception:
