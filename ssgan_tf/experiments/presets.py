@@ -12,7 +12,7 @@ PRESETS: dict[str, dict] = {
         "about": "GAN vs SSGAN, with and without DiffAugment, on 500 digits and 4,670 CIFAR "
                  "images (SNDCGAN ch 16, 2,000 steps, 3 seeds; docs/results.md, 'Small data')",
         "cost": "measured on a 2-core Intel Xeon with AMX (bf16), one run at a time: digits500 "
-                "37 min, cifar10small about 40 min",
+                "37 min, cifar10small 37 min",
         "flags": {"output_dir": "runs/study_small", "datasets": ["digits500", "cifar10small"],
                   "variants": ["gan", "ssgan", "gan_diffaug", "ssgan_diffaug"],
                   "seeds": ["0", "1", "2"]},
