@@ -11,7 +11,9 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from ssgan_tf.architectures import sndcgan
 from tests.helpers.training import CLI_TINY, REPO, checkpoint_values
 
 SYNC = ["--gin_param=sndcgan.Generator.cross_replica_bn = True",
@@ -65,6 +67,29 @@ def run_two_workers(model_dir, extra=(), worker_env=({}, {})):
     return [p.returncode for p in procs], outputs
 
 
+def bias_feeding_batch_norm_keys():
+    """Checkpoint keys of G's weights whose exact gradient is zero: SNDCGAN's G follows every
+    layer but the output conv with batch norm, which subtracts the batch mean, so those layers'
+    biases only ever receive float noise. Adam scales that noise to ~lr-sized moves that depend
+    on the replica layout and the CPU's reduction order (CI saw 1e-4 at step 8), so their values
+    carry no signal; every other weight and every optimizer slot is still compared."""
+    generator = sndcgan.Generator(ch=4, image_shape=(16, 16, 3))
+    generator(tf.zeros([2, 8]))
+    paths = [v.path for v in generator.trainable_variables]
+    output_bias = max(i for i, path in enumerate(paths) if path.endswith("/bias"))
+    return {f"g_optimizer/_trainable_variables/{i}/.ATTRIBUTES/VARIABLE_VALUE"
+            for i, path in enumerate(paths) if path.endswith("/bias") and i != output_bias}
+
+
+def assert_same_weights(actual, expected, atol):
+    assert expected.keys() == actual.keys()
+    noise_only = bias_feeding_batch_norm_keys()
+    assert noise_only <= expected.keys(), sorted(expected)  # the mapping above still holds
+    for name in sorted(expected.keys() - noise_only):
+        np.testing.assert_allclose(actual[name], expected[name], rtol=1e-4, atol=atol,
+                                   err_msg=name)
+
+
 def worker_fingerprint(output):
     return float(output.split("weights fingerprint ")[1].split()[0])
 
@@ -83,11 +108,8 @@ def test_two_workers_match_one_process(tmp_path):
     single_summary = json.loads((tmp_path / "single" / "summary.json").read_text())
     np.testing.assert_allclose(chief_summary["weights_fingerprint"],
                                single_summary["weights_fingerprint"], rtol=1e-5)
-    expected = checkpoint_values(tmp_path / "single")
-    actual = checkpoint_values(tmp_path / "multi")
-    for name in expected:
-        np.testing.assert_allclose(actual[name], expected[name], rtol=1e-4, atol=1e-5,
-                                   err_msg=name)
+    assert_same_weights(checkpoint_values(tmp_path / "multi"),
+                        checkpoint_values(tmp_path / "single"), atol=1e-5)
 
 
 @pytest.mark.slow  # three multi-process runs: ~2-3 min on 2 shared cores
@@ -121,11 +143,7 @@ def test_sigterm_to_one_worker_stops_both_at_one_step_and_resume_matches(tmp_pat
     single_summary = json.loads((tmp_path / "single" / "summary.json").read_text())
     np.testing.assert_allclose(chief_summary["weights_fingerprint"],
                                single_summary["weights_fingerprint"], rtol=1e-5)
-    expected, actual = checkpoint_values(tmp_path / "single"), checkpoint_values(tmp_path / "multi")
-    assert expected.keys() == actual.keys()
-    for name in expected:
-        # atol 5e-5: a G bias that feeds batch norm has a float-noise gradient, which Adam turns
-        # into ~1e-5 wiggles by step 8 (identically on every re-run). A lost or repeated step
-        # moves weights by ~lr = 2e-4 and still fails.
-        np.testing.assert_allclose(actual[name], expected[name], rtol=1e-4, atol=5e-5,
-                                   err_msg=name)
+    # atol 5e-5: by step 8 the reduction-order noise reaches ~1e-5 in a few weights. A lost or
+    # repeated step moves every weight by ~lr = 2e-4 and still fails.
+    assert_same_weights(checkpoint_values(tmp_path / "multi"),
+                        checkpoint_values(tmp_path / "single"), atol=5e-5)
