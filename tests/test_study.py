@@ -135,18 +135,24 @@ def test_a_preset_sets_its_flags_and_the_command_line_wins():
     from ssgan_tf.experiments.presets import PRESETS
 
     parser = study.build_parser()
-    defaults = vars(parser.parse_args([]))
-    args = parser.parse_args(["--preset=small_data", "--seeds=7"])
-    study.apply_preset(args, defaults)
+    argv = ["--preset=small_data", "--seeds=7"]
+    args = parser.parse_args(argv)
+    study.apply_preset(args, study.given_flags(argv))
     flags = PRESETS["small_data"]["flags"]
     assert args.datasets == flags["datasets"] and args.variants == flags["variants"]
     assert args.output_dir == flags["output_dir"] and args.seeds == ["7"]
+    # A flag given with its default value still wins (--datasets=digits is the default).
+    argv = ["--preset=forgetting", "--datasets=digits", "--gin_param=train.num_steps = 3"]
+    args = parser.parse_args(argv)
+    study.apply_preset(args, study.given_flags(argv))
+    assert args.datasets == ["digits"] and args.gin_param == ["train.num_steps = 3"]
+    assert args.variants == PRESETS["forgetting"]["flags"]["variants"]
     for name, preset in PRESETS.items():  # every preset names gin files that exist
         for dataset in preset["flags"]["datasets"]:
             for variant in preset["flags"]["variants"]:
                 assert (Path(study.REPO_ROOT) / study.gin_file(dataset, variant)).is_file(), name
     with pytest.raises(study.StudyError, match="unknown; the presets are small_data"):
-        study.apply_preset(parser.parse_args(["--preset=nope"]), defaults)
+        study.apply_preset(parser.parse_args(["--preset=nope"]), set())
 
 
 def test_bad_input_is_a_clear_error(tmp_path):

@@ -709,20 +709,27 @@ def _apply_config_file(args) -> None:
         setattr(args, key, value)
 
 
-def apply_preset(args, defaults: dict) -> None:
-    """`--preset=NAME`: the preset's flags, except those given on the command line (flags that
-    differ from their defaults)."""
+def given_flags(argv: Sequence[str]) -> set[str]:
+    """The flags `argv` sets, whatever their values: `--datasets=digits` is given even though
+    it equals the default, so a preset must not replace it."""
+    parser = build_parser()
+    parser.set_defaults(**{key: None for key in vars(parser.parse_args([]))})
+    return {key for key, value in vars(parser.parse_args(list(argv))).items() if value is not None}
+
+
+def apply_preset(args, given: set[str]) -> None:
+    """`--preset=NAME`: the preset's flags, except those in `given` (set on the command line)."""
     if args.preset not in PRESETS:
         raise StudyError(f"--preset={args.preset!r}: unknown; the presets are "
                          f"{', '.join(PRESETS)}.")
     for key, value in PRESETS[args.preset]["flags"].items():
-        if getattr(args, key) == defaults[key]:
+        if key not in given:
             setattr(args, key, value)
 
 
-def run_from_args(args) -> None:
+def run_from_args(args, given: set[str] = frozenset()) -> None:
     if args.preset:
-        apply_preset(args, vars(build_parser().parse_args([])))
+        apply_preset(args, given)
     if args.config:
         _apply_config_file(args)
     if not args.inception:
@@ -738,7 +745,8 @@ def run_from_args(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m ssgan_tf.experiments.study ...`: 0 on success, 1 with a message."""
-    return cli.run(build_parser(), run_from_args, argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return cli.run(build_parser(), lambda args: run_from_args(args, given_flags(argv)), argv)
 
 
 if __name__ == "__main__":
