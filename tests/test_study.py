@@ -161,3 +161,36 @@ def test_bad_input_is_a_clear_error(tmp_path):
     with pytest.raises(study.StudyError, match="does not exist"):
         study.run_study(str(tmp_path), None, datasets=["no_such_dataset"])
     assert study.main(["--output_dir", str(tmp_path)]) == 1  # --inception missing
+
+
+def test_random_init_baselines_are_built_with_the_studys_gin_params(tmp_path, monkeypatch):
+    """The step-0 baseline must be the trained Ds' architecture: a study that narrows D with
+    --gin_param (the forgetting preset: ch 16) compares against a random D of that width, and
+    a baseline cached under other settings is recomputed, not reused."""
+    import gin
+
+    widths = []
+
+    def fake_probe(spec, architecture, seed, hook):
+        widths.append(gin.query_parameter("sndcgan.Discriminator.ch"))
+        return {"block1": 0.5}
+
+    monkeypatch.setattr(study, "random_init_probe", fake_probe)
+    monkeypatch.setattr(study, "get_dataset", lambda name: None)
+    quiet = dict(print_fn=lambda message: None)
+    study.random_init_probes(str(tmp_path), "digits", [0], **quiet,
+                             gin_params=["sndcgan.Discriminator.ch = 8"])
+    study.random_init_probes(str(tmp_path), "digits", [0], **quiet,
+                             gin_params=["sndcgan.Discriminator.ch = 8"])  # cached
+    study.random_init_probes(str(tmp_path), "digits", [0], **quiet)  # the gin file's own: 32
+    assert widths == [8, 32]
+
+    built = []
+    monkeypatch.setattr(study.runs, "model_info", lambda *args: {})
+    monkeypatch.setattr(study.runs, "build_networks", lambda info: (
+        None, built.append(gin.query_parameter("sndcgan.Discriminator.ch"))))
+    monkeypatch.setattr(study, "_probe_blocks", lambda discriminator, spec, step: {"block1": 0.5})
+    study.full_linear_eval(str(tmp_path), "digits", [], [0], **quiet,
+                           gin_params=["sndcgan.Discriminator.ch = 8"])
+    study.full_linear_eval(str(tmp_path), "digits", [], [0], **quiet)
+    assert built == [8, 32]

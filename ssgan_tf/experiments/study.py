@@ -258,22 +258,30 @@ def collect_run(model_dir: str, dataset_key: str, variant: str, seed: int, comma
 
 def random_init_probes(output_dir: str, dataset_key: str, seeds: Sequence[int],
                        print_fn=print, gin_dir: str = os.path.join(REPO_ROOT, GIN_DIR),
-                       variant: str = "ssgan") -> dict:
-    """Probe accuracy of a randomly initialized D (ssgan gin file, `seed`), as the hook measures
-    it (same subsets, same classifier) -> the step-0 point of the probe curves."""
+                       variant: str = "ssgan", gin_params: Sequence[str] = ()) -> dict:
+    """Probe accuracy of a randomly initialized D (`variant`'s gin file + the study's
+    `gin_params`, so the trained Ds' architecture; `seed`), as the hook measures it (same
+    subsets, same classifier) -> the step-0 point of the probe curves. A result stored under
+    other gin_params is recomputed."""
     path = os.path.join(output_dir, dataset_key, "random_init_probe.json")
     done = _read_json(path) if os.path.isfile(path) else {}
-    missing = [s for s in seeds if str(s) not in done]
+    missing = [s for s in seeds if not _same_params(done.get(str(s)), gin_params)]
+    for seed in missing:
+        settings = _gin_settings(gin_file(dataset_key, variant, gin_dir), gin_params)
+        spec = get_dataset(settings.dataset)
+        done[str(seed)] = {**random_init_probe(spec, settings.architecture, seed,
+                                               LinearProbeHook()),
+                           "gin_params": list(gin_params)}
+        print_fn(f"random-init D probe ({dataset_key}, seed {seed}): {done[str(seed)]}")
     if missing:
-
-        for seed in missing:
-            settings = _gin_settings(gin_file(dataset_key, variant, gin_dir))
-            spec = get_dataset(settings.dataset)
-            done[str(seed)] = random_init_probe(spec, settings.architecture, seed,
-                                                LinearProbeHook())
-            print_fn(f"random-init D probe ({dataset_key}, seed {seed}): {done[str(seed)]}")
         _write_json(path, done)
     return done
+
+
+def _same_params(record: dict | None, gin_params: Sequence[str]) -> bool:
+    """A stored random-init result is reusable only if built with these gin_params (results
+    written before they were recorded were built with none)."""
+    return record is not None and record.get("gin_params", []) == list(gin_params)
 
 
 def _probe_blocks(discriminator, spec, step: int) -> dict:
@@ -295,10 +303,11 @@ def _probe_blocks(discriminator, spec, step: int) -> dict:
 
 def full_linear_eval(output_dir: str, dataset_key: str, variants: Sequence[str],
                      seeds: Sequence[int], print_fn=print,
-                     gin_dir: str = os.path.join(REPO_ROOT, GIN_DIR)) -> dict:
-    """Linear evaluation of every final D and of a random-init D per seed on the full train /
-    test splits (blocks) -> OUTPUT_DIR/<dataset>/linear_eval.json (issue 7's numbers)."""
-
+                     gin_dir: str = os.path.join(REPO_ROOT, GIN_DIR),
+                     gin_params: Sequence[str] = ()) -> dict:
+    """Linear evaluation of every final D and of a random-init D per seed (built like
+    random_init_probes) on the full train / test splits (blocks) ->
+    OUTPUT_DIR/<dataset>/linear_eval.json (issue 7's numbers)."""
 
     path = os.path.join(output_dir, dataset_key, "linear_eval.json")
     done = _read_json(path) if os.path.isfile(path) else {}
@@ -315,16 +324,17 @@ def full_linear_eval(output_dir: str, dataset_key: str, variants: Sequence[str],
             _write_json(path, done)
     for seed in seeds:
         key = f"random_init/seed{seed}"
-        if key in done:
+        if _same_params(done.get(key), gin_params):
             continue
-        settings = _gin_settings(gin_file(dataset_key, variants[-1], gin_dir))
+        settings = _gin_settings(gin_file(dataset_key, variants[-1] if variants else "ssgan",
+                                          gin_dir), gin_params)
         spec = get_dataset(settings.dataset)
         keras.mixed_precision.set_global_policy("float32")
         keras.utils.set_random_seed(seed)
         info = runs.model_info(spec, settings.architecture, 128, 0, "float32",
                                   "uniform")
         _, discriminator = runs.build_networks(info)
-        done[key] = _probe_blocks(discriminator, spec, 0)
+        done[key] = {**_probe_blocks(discriminator, spec, 0), "gin_params": list(gin_params)}
         print_fn(f"linear_eval {dataset_key} {key}: {done[key]}")
         _write_json(path, done)
     return done
@@ -669,9 +679,11 @@ def run_study(output_dir: str, inception: str | None, datasets: Sequence[str] = 
         run_jobs(jobs, slots, on_done=lambda: bar.update(1))
         for dataset_key in datasets:
             bar.describe(f"study: {dataset_key} probes and tables")
-            random_init_probes(output_dir, dataset_key, seeds, say, gin_dir, variants[-1])
+            random_init_probes(output_dir, dataset_key, seeds, say, gin_dir, variants[-1],
+                               gin_params)
             if dataset_key in linear_eval_datasets:
-                full_linear_eval(output_dir, dataset_key, variants, seeds, say, gin_dir)
+                full_linear_eval(output_dir, dataset_key, variants, seeds, say, gin_dir,
+                                 gin_params)
             aggregate(output_dir, datasets, variants, seeds, say)
     results = aggregate(output_dir, datasets, variants, seeds, print_fn)
     print_fn(f"study finished in {(time.time() - started) / 60:.1f} min (this invocation)")
