@@ -22,9 +22,10 @@ PRESETS: dict[str, dict] = {
                  "every 500, FID every 2,000, on digits and the CIFAR-10 subset (SNDCGAN ch 16, "
                  "3 seeds)",
         "cost": "measured on a 2-core Intel Xeon with AMX (bf16) with --parallel=2 (one core "
-                "per run): GAN runs 15-18 min, SSGAN runs 21-25 min, the digits half about 70 "
-                "min, both halves about 2.5 hours (the CIFAR half estimated from its first "
-                "runs); expect about twice that on AVX-512 BF16 and float32 AVX2 CPUs",
+                "per run): digits GAN runs 15-18 min and SSGAN runs 21-25 min (the digits half "
+                "about 70 min), CIFAR subset GAN runs 18-25 min and SSGAN runs 25-33 min (about "
+                "80 min), both halves about 2.5 hours; expect about twice that on AVX-512 BF16 "
+                "and float32 AVX2 CPUs",
         "flags": {"output_dir": "runs/study_forgetting", "datasets": ["digits", "cifar10subset"],
                   "variants": ["gan", "ssgan"], "seeds": ["0", "1", "2"],
                   "linear_eval_datasets": ["digits"],
