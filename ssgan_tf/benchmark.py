@@ -31,6 +31,8 @@ HELP = {
                "and kernel_share",
     "inception": "FID Inception weights (.npz/.pb): time feature extraction "
                  "(eval_inception_img_per_s).",
+    "peak_seconds": "Length of each of the 3 timing windows of the matmul and conv peaks "
+                    "(shorter is quicker and noisier).",
     "strategy": "Internal: the strategy of this process (multi_worker children).",
     "output": "JSON output path.",
 }

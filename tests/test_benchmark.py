@@ -16,7 +16,8 @@ def test_benchmark_cli_writes_flat_json(tmp_path):
         [sys.executable, "-m", "ssgan_tf.benchmark", "--gin_file=gin/quickstart.gin",
          "--gin_param=sndcgan.Generator.ch = 4", "--gin_param=sndcgan.Discriminator.ch = 4",
          "--gin_param=RotationTask.rotated_batch_size = 8", "--batch_size=8",
-         "--precision=float32", "--steps=2", "--warmup=0", f"--output={out}"],
+         "--precision=float32", "--steps=2", "--warmup=0", "--peak_seconds=0.05",
+         f"--output={out}"],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     bench = json.loads(out.read_text())

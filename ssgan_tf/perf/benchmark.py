@@ -63,6 +63,7 @@ class BenchmarkOptions:
     multi_worker_processes: int = 0
     kernels: bool = False
     inception: str | None = None
+    peak_seconds: float = 1.0
     strategy: str = "default"
     output: str | None = None
 
@@ -234,8 +235,8 @@ def child_argv(options: BenchmarkOptions) -> list[str]:
     return args
 
 
-def _peak_fractions(result: dict, precision: str) -> None:
-    peaks = measure_peak_gflops(precision)
+def _peak_fractions(result: dict, precision: str, seconds: float) -> None:
+    peaks = measure_peak_gflops(precision, seconds)
     result.update({f"peak_{k}_gflops": v for k, v in peaks.items()})
     result["peak_gflops"] = max(peaks.values())
     result["peak_fraction"] = result["achieved_gflops"] / result["peak_gflops"]
@@ -273,7 +274,7 @@ def run(options: BenchmarkOptions) -> dict:
         return result
     result = benchmark(options.precision, options.steps, options.warmup, options.jit_compile,
                        kernels=options.kernels)
-    _peak_fractions(result, options.precision)
+    _peak_fractions(result, options.precision, options.peak_seconds)
     if options.compare_rotation:
         plain = _without_rotation(options, params)
         result["plain_gan_step_s"] = plain["step_s"]
