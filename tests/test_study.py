@@ -186,9 +186,8 @@ def test_random_init_baselines_are_built_with_the_studys_gin_params(tmp_path, mo
     assert widths == [8, 32]
 
     built = []
-    monkeypatch.setattr(study.runs, "model_info", lambda *args: {})
-    monkeypatch.setattr(study.runs, "build_networks", lambda info: (
-        None, built.append(gin.query_parameter("sndcgan.Discriminator.ch"))))
+    monkeypatch.setattr(study, "random_init_discriminator", lambda spec, architecture, seed: (
+        built.append(gin.query_parameter("sndcgan.Discriminator.ch"))))
     monkeypatch.setattr(study, "_probe_blocks", lambda discriminator, spec, step: {"block1": 0.5})
     study.full_linear_eval(str(tmp_path), "digits", [], [0], **quiet,
                            gin_params=["sndcgan.Discriminator.ch = 8"])

@@ -197,16 +197,22 @@ class LinearProbeHook:
         return scalars
 
 
-def random_init_probe(spec, architecture: str, seed: int, hook: LinearProbeHook | None = None,
-                      precision: str = "float32") -> dict[str, Any]:
-    """Probe accuracies of a randomly initialized discriminator (the paper's baseline), built as
-    `train()` builds it with the currently parsed gin bindings and `seed`."""
-
+def random_init_discriminator(spec, architecture: str, seed: int,
+                              precision: str = "float32") -> keras.Model:
+    """A randomly initialized discriminator (the paper's baseline), built as `train()` builds it
+    with the currently parsed gin bindings and `seed`."""
     keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(seed)
     info = runs.model_info(spec, architecture, 128, 0, precision, "uniform")
     _, discriminator = runs.build_networks(info)
     discriminator(tf.zeros([1, *spec.image_shape]), None, training=False)
+    return discriminator
+
+
+def random_init_probe(spec, architecture: str, seed: int, hook: LinearProbeHook | None = None,
+                      precision: str = "float32") -> dict[str, Any]:
+    """Probe accuracies of `random_init_discriminator`."""
+    discriminator = random_init_discriminator(spec, architecture, seed, precision)
     hook = hook or LinearProbeHook()
     results = hook.probe(discriminator, spec)
     return {k: float(r["accuracy"]) for k, r in results.items()}
@@ -218,5 +224,5 @@ def probe_accuracies(record: dict) -> dict[str, float]:
 
 
 __all__ = ["LinearProbeHook", "append_record", "plot_curves", "probe_accuracies",
-           "random_init_probe", "read_curve"]
+           "random_init_discriminator", "random_init_probe", "read_curve"]
 

@@ -42,7 +42,6 @@ import time
 from typing import Any, Sequence
 
 import gin
-import keras
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -54,7 +53,11 @@ from ssgan_tf.data import get_dataset
 from ssgan_tf.evaluation import probe as probe_lib
 from ssgan_tf.evaluation.metrics import DomainFeatureExtractor, file_sha256
 from ssgan_tf.evaluation.metrics_hook import real_images
-from ssgan_tf.evaluation.probe_hook import LinearProbeHook, random_init_probe
+from ssgan_tf.evaluation.probe_hook import (
+    LinearProbeHook,
+    random_init_discriminator,
+    random_init_probe,
+)
 from ssgan_tf.experiments.presets import PRESETS, preset_help
 from ssgan_tf.training.config import TrainConfig, current_config
 
@@ -329,11 +332,7 @@ def full_linear_eval(output_dir: str, dataset_key: str, variants: Sequence[str],
         settings = _gin_settings(gin_file(dataset_key, variants[-1] if variants else "ssgan",
                                           gin_dir), gin_params)
         spec = get_dataset(settings.dataset)
-        keras.mixed_precision.set_global_policy("float32")
-        keras.utils.set_random_seed(seed)
-        info = runs.model_info(spec, settings.architecture, 128, 0, "float32",
-                                  "uniform")
-        _, discriminator = runs.build_networks(info)
+        discriminator = random_init_discriminator(spec, settings.architecture, seed)
         done[key] = {**_probe_blocks(discriminator, spec, 0), "gin_params": list(gin_params)}
         print_fn(f"linear_eval {dataset_key} {key}: {done[key]}")
         _write_json(path, done)
